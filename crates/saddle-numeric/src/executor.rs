@@ -1,0 +1,474 @@
+//! The executor: the one place that owns the optimization loop, its records, stopping rules,
+//! cancellation and divergence checks (after argmin's `Executor`).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::clip::ClipConfig;
+use crate::error::{check_min, InvalidConfig};
+use crate::optim::{Optimizer, StepContext};
+use crate::problem::Objective;
+use crate::schedule::Schedule;
+use crate::vecmath::{all_finite, norm2};
+
+/// When to stop. Only `max_steps` always applies; the others only when given.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"max_steps": 1000, "grad_tol": 1e-8})))]
+#[serde(deny_unknown_fields)]
+pub struct StopRule {
+    /// The number of optimizer updates to make at most (default 1000).
+    #[serde(default = "default_max_steps")]
+    pub max_steps: u64,
+    /// Stop once ‖∇f(x_k)‖₂ ≤ grad_tol.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grad_tol: Option<f64>,
+    /// Stop once f(x_k) ≤ loss_target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loss_target: Option<f64>,
+    /// Stop after this many seconds of wall time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_seconds: Option<f64>,
+}
+
+fn default_max_steps() -> u64 {
+    1000
+}
+
+impl Default for StopRule {
+    fn default() -> Self {
+        Self {
+            max_steps: default_max_steps(),
+            grad_tol: None,
+            loss_target: None,
+            max_seconds: None,
+        }
+    }
+}
+
+impl StopRule {
+    /// Rejects negative tolerances and a max_steps above `max_steps_limit`.
+    pub fn validate(&self, max_steps_limit: u64) -> Result<(), InvalidConfig> {
+        if self.max_steps > max_steps_limit {
+            return Err(InvalidConfig::new(
+                "stop.max_steps",
+                format!(
+                    "must be at most {max_steps_limit} (this server's limit), got {}",
+                    self.max_steps
+                ),
+            ));
+        }
+        if let Some(tol) = self.grad_tol {
+            check_min("stop.grad_tol", tol, 0.0)?;
+        }
+        if let Some(target) = self.loss_target {
+            if target.is_nan() {
+                return Err(InvalidConfig::new("stop.loss_target", "must be a number"));
+            }
+        }
+        if let Some(secs) = self.max_seconds {
+            if !(secs.is_finite() && secs > 0.0) {
+                return Err(InvalidConfig::new(
+                    "stop.max_seconds",
+                    format!("must be a positive number of seconds, got {secs}"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Why a run stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum StopReason {
+    /// `max_steps` updates were made.
+    MaxSteps,
+    /// The gradient norm reached `grad_tol`.
+    GradTol,
+    /// The loss reached `loss_target`.
+    LossTarget,
+    /// `max_seconds` of wall time elapsed.
+    MaxSeconds,
+    /// The client cancelled the job.
+    Cancelled,
+    /// The loss, gradient or parameters became NaN or infinite.
+    Diverged,
+    /// The process running the job died.
+    Interrupted,
+}
+
+impl StopReason {
+    /// The snake_case name used in the API and the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StopReason::MaxSteps => "max_steps",
+            StopReason::GradTol => "grad_tol",
+            StopReason::LossTarget => "loss_target",
+            StopReason::MaxSeconds => "max_seconds",
+            StopReason::Cancelled => "cancelled",
+            StopReason::Diverged => "diverged",
+            StopReason::Interrupted => "interrupted",
+        }
+    }
+}
+
+/// One record of the history: record k describes the iterate x_k.
+#[derive(Debug, Clone, Copy)]
+pub struct StepRecord<'a> {
+    /// k.
+    pub step: u64,
+    /// f(x_k).
+    pub loss: f64,
+    /// ‖∇f(x_k)‖₂ of the raw (unclipped) gradient.
+    pub grad_norm: f64,
+    /// The lr of the update from x_k to x_{k+1} (for the last record: the lr the next update
+    /// would use).
+    pub lr: f64,
+    /// The momentum / β1 of that update, when a schedule cycles it.
+    pub momentum: Option<f64>,
+    /// x_k.
+    pub params: &'a [f64],
+}
+
+/// Receives every record as the run makes it. Returning `false` asks the run to stop as
+/// cancelled (e.g. when nobody can store the history any more).
+pub trait Observer {
+    /// Called once per record, in step order.
+    fn on_step(&mut self, record: &StepRecord<'_>) -> bool;
+}
+
+impl<F: FnMut(&StepRecord<'_>) -> bool> Observer for F {
+    fn on_step(&mut self, record: &StepRecord<'_>) -> bool {
+        self(record)
+    }
+}
+
+/// What a finished run reports.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunOutcome {
+    /// Why it stopped.
+    pub stop_reason: StopReason,
+    /// The number of updates made (the last record is step `steps`).
+    pub steps: u64,
+    /// f at the final point.
+    pub final_loss: f64,
+    /// The final point.
+    pub final_params: Vec<f64>,
+    /// ‖∇f‖₂ at the final point.
+    pub final_grad_norm: f64,
+    /// The lowest loss recorded.
+    pub best_loss: f64,
+    /// The point where `best_loss` was recorded.
+    pub best_params: Vec<f64>,
+    /// The step of `best_loss`.
+    pub best_step: u64,
+    /// Objective+gradient evaluations made (each evaluates both).
+    pub evaluations: u64,
+    /// Wall time of the loop.
+    pub elapsed: Duration,
+    /// For a diverged run: what became non-finite.
+    pub divergence: Option<String>,
+}
+
+/// Owns the loop: evaluate, record, check the stopping rules, clip, step, advance the
+/// schedule. Every buffer is allocated once, up front.
+pub struct Executor<'c> {
+    objective: Box<dyn Objective>,
+    optimizer: Box<dyn Optimizer>,
+    schedule: Box<dyn Schedule>,
+    clip: Option<ClipConfig>,
+    stop: StopRule,
+    cancel: Option<&'c AtomicBool>,
+    first_step: u64,
+}
+
+impl<'c> Executor<'c> {
+    /// Prepares a run of `optimizer` on `objective` with the lr from `schedule`.
+    pub fn new(
+        objective: Box<dyn Objective>,
+        optimizer: Box<dyn Optimizer>,
+        schedule: Box<dyn Schedule>,
+        stop: StopRule,
+    ) -> Self {
+        Self {
+            objective,
+            optimizer,
+            schedule,
+            clip: None,
+            stop,
+            cancel: None,
+            first_step: 0,
+        }
+    }
+
+    /// Clips every gradient before the update.
+    pub fn with_clip(mut self, clip: Option<ClipConfig>) -> Self {
+        self.clip = clip;
+        self
+    }
+
+    /// Stops as `cancelled` at the next step once `flag` is set.
+    pub fn with_cancel_flag(mut self, flag: &'c AtomicBool) -> Self {
+        self.cancel = Some(flag);
+        self
+    }
+
+    /// Numbers the first record `step` (for continued runs); `max_steps` counts from there.
+    pub fn starting_at_step(mut self, step: u64) -> Self {
+        self.first_step = step;
+        self
+    }
+
+    /// The optimizer, e.g. to checkpoint its state after the run.
+    pub fn optimizer(&self) -> &dyn Optimizer {
+        self.optimizer.as_ref()
+    }
+
+    /// The schedule, e.g. to checkpoint its position after the run.
+    pub fn schedule(&self) -> &dyn Schedule {
+        self.schedule.as_ref()
+    }
+
+    /// Runs from `x0` until a stopping rule fires, reporting every record to `observer`.
+    pub fn run(&mut self, x0: &[f64], observer: &mut dyn Observer) -> RunOutcome {
+        let started = Instant::now();
+        let deadline = self
+            .stop
+            .max_seconds
+            .map(|s| started + Duration::from_secs_f64(s));
+        let n = x0.len();
+        let mut x = x0.to_vec();
+        let mut raw_grad = vec![0.0; n];
+        let mut grad = vec![0.0; n];
+        let mut best_params = x.clone();
+        let mut best_loss = f64::INFINITY;
+        let mut best_step = self.first_step;
+        let mut evaluations: u64 = 0;
+        let mut updates: u64 = 0;
+
+        let (loss, grad_norm, reason, divergence) = loop {
+            let step = self.first_step + updates;
+            let loss = self.objective.value_and_grad(&x, &mut raw_grad);
+            evaluations += 1;
+            let grad_norm = norm2(&raw_grad);
+            let lr = self.schedule.lr();
+            let momentum = self.schedule.momentum();
+            let record = StepRecord {
+                step,
+                loss,
+                grad_norm,
+                lr,
+                momentum,
+                params: &x,
+            };
+            let keep_going = observer.on_step(&record);
+            if loss < best_loss {
+                best_loss = loss;
+                best_step = step;
+                best_params.copy_from_slice(&x);
+            }
+
+            if let Some(what) = non_finite(loss, &raw_grad, &x) {
+                break (loss, grad_norm, StopReason::Diverged, Some(what));
+            }
+            if let Some(reason) = self.should_stop(updates, loss, grad_norm, deadline) {
+                break (loss, grad_norm, reason, None);
+            }
+            if !keep_going || self.cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+                break (loss, grad_norm, StopReason::Cancelled, None);
+            }
+
+            grad.copy_from_slice(&raw_grad);
+            if let Some(clip) = &self.clip {
+                clip.apply(&mut grad);
+            }
+            if let Some(m) = momentum {
+                self.optimizer.set_momentum(m);
+            }
+            let extra = self.optimizer.step(
+                &mut x,
+                StepContext {
+                    loss,
+                    grad: &grad,
+                    lr,
+                    objective: self.objective.as_mut(),
+                },
+            );
+            evaluations += extra as u64;
+            self.schedule.step(loss);
+            self.objective.advance();
+            updates += 1;
+        };
+
+        RunOutcome {
+            stop_reason: reason,
+            steps: updates,
+            final_loss: loss,
+            final_params: x,
+            final_grad_norm: grad_norm,
+            best_loss: if best_loss.is_finite() {
+                best_loss
+            } else {
+                loss
+            },
+            best_params,
+            best_step,
+            evaluations,
+            elapsed: started.elapsed(),
+            divergence,
+        }
+    }
+
+    fn should_stop(
+        &self,
+        updates: u64,
+        loss: f64,
+        grad_norm: f64,
+        deadline: Option<Instant>,
+    ) -> Option<StopReason> {
+        if self.stop.loss_target.is_some_and(|t| loss <= t) {
+            return Some(StopReason::LossTarget);
+        }
+        if self.stop.grad_tol.is_some_and(|t| grad_norm <= t) {
+            return Some(StopReason::GradTol);
+        }
+        if updates >= self.stop.max_steps {
+            return Some(StopReason::MaxSteps);
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Some(StopReason::MaxSeconds);
+        }
+        None
+    }
+}
+
+/// Names the first non-finite quantity of a step, if any.
+fn non_finite(loss: f64, grad: &[f64], x: &[f64]) -> Option<String> {
+    if !loss.is_finite() {
+        return Some(format!("the loss is {loss}"));
+    }
+    if !all_finite(x) {
+        let i = x.iter().position(|v| !v.is_finite()).unwrap_or(0);
+        return Some(format!("parameter {i} is {}", x[i]));
+    }
+    if !all_finite(grad) {
+        let i = grad.iter().position(|v| !v.is_finite()).unwrap_or(0);
+        return Some(format!("gradient component {i} is {}", grad[i]));
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::builtin::Rosenbrock;
+    use crate::optim::{AdamConfig, OptimizerConfig, SgdConfig};
+    use crate::problem::FnObjective;
+    use crate::schedule::Constant;
+
+    fn run(
+        objective: Box<dyn Objective>,
+        optimizer: OptimizerConfig,
+        stop: StopRule,
+        x0: &[f64],
+    ) -> (RunOutcome, Vec<(u64, f64, f64)>) {
+        let lr = optimizer.lr();
+        let mut exec = Executor::new(
+            objective,
+            optimizer.build(x0.len()),
+            Box::new(Constant::new(lr)),
+            stop,
+        );
+        let mut records = Vec::new();
+        let mut observer = |r: &StepRecord<'_>| {
+            records.push((r.step, r.loss, r.grad_norm));
+            true
+        };
+        let outcome = exec.run(x0, &mut observer);
+        (outcome, records)
+    }
+
+    #[test]
+    fn a_run_of_n_updates_records_steps_zero_through_n() {
+        let (outcome, records) = run(
+            Box::new(Rosenbrock { dim: 2 }),
+            OptimizerConfig::Adam(AdamConfig::default()),
+            StopRule {
+                max_steps: 5,
+                ..Default::default()
+            },
+            &[-1.5, 2.0],
+        );
+        assert_eq!(outcome.stop_reason, StopReason::MaxSteps);
+        assert_eq!(outcome.steps, 5);
+        assert_eq!(
+            records.iter().map(|r| r.0).collect::<Vec<_>>(),
+            vec![0, 1, 2, 3, 4, 5]
+        );
+        assert_eq!(records[0].1, 12.5);
+        assert_eq!(outcome.evaluations, 6);
+    }
+
+    #[test]
+    fn gradient_descent_on_a_parabola_stops_at_grad_tol() {
+        let parabola = FnObjective::new(1, |x: &[f64], g: &mut [f64]| {
+            g[0] = 2.0 * x[0];
+            x[0] * x[0]
+        });
+        let (outcome, _) = run(
+            Box::new(parabola),
+            OptimizerConfig::Sgd(SgdConfig {
+                lr: 0.25,
+                ..Default::default()
+            }),
+            StopRule {
+                max_steps: 1000,
+                grad_tol: Some(1e-10),
+                ..Default::default()
+            },
+            &[1.0],
+        );
+        assert_eq!(outcome.stop_reason, StopReason::GradTol);
+        // x ← x − 0.25·2x = x/2, so |2x| ≤ 1e-10 after 35 halvings.
+        assert_eq!(outcome.steps, 35);
+    }
+
+    #[test]
+    fn a_nan_loss_ends_the_run_as_diverged_at_that_step() {
+        let log = FnObjective::new(1, |x: &[f64], g: &mut [f64]| {
+            g[0] = 1.0 / x[0];
+            x[0].ln()
+        });
+        let (outcome, records) = run(
+            Box::new(log),
+            OptimizerConfig::Sgd(SgdConfig {
+                lr: 1.0,
+                ..Default::default()
+            }),
+            StopRule::default(),
+            &[0.5],
+        );
+        assert_eq!(outcome.stop_reason, StopReason::Diverged);
+        assert!(records.last().unwrap().1.is_nan());
+        assert!(outcome.divergence.unwrap().contains("loss is NaN"));
+    }
+
+    #[test]
+    fn the_cancel_flag_stops_the_run_at_the_next_step() {
+        let flag = AtomicBool::new(true);
+        let mut exec = Executor::new(
+            Box::new(Rosenbrock { dim: 2 }),
+            OptimizerConfig::Adam(AdamConfig::default()).build(2),
+            Box::new(Constant::new(1e-3)),
+            StopRule::default(),
+        )
+        .with_cancel_flag(&flag);
+        let outcome = exec.run(&[0.0, 0.0], &mut |_: &StepRecord<'_>| true);
+        assert_eq!(outcome.stop_reason, StopReason::Cancelled);
+        assert_eq!(outcome.steps, 0);
+    }
+}

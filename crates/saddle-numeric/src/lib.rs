@@ -1,0 +1,20 @@
+//! saddle's numeric core: objectives, optimizers that follow `torch.optim` step for step,
+//! learning-rate schedules, gradient clipping and the executor that owns the optimization loop.
+//!
+//! Pure, synchronous and deterministic: nothing here knows about HTTP, SQL or async runtimes,
+//! so the same code serves the job runner, the benchmarks and anyone embedding the crate.
+
+pub mod builtin;
+pub mod clip;
+pub mod error;
+pub mod executor;
+pub mod optim;
+pub mod problem;
+pub mod schedule;
+pub mod vecmath;
+
+pub use error::InvalidConfig;
+pub use executor::{Executor, RunOutcome, StepRecord, StopReason, StopRule};
+pub use optim::{Optimizer, OptimizerConfig};
+pub use problem::Objective;
+pub use schedule::{Schedule, ScheduleConfig};

@@ -1,0 +1,67 @@
+//! The objective interface every problem kind implements.
+
+/// An objective f: Rⁿ → R with its gradient.
+///
+/// Evaluation takes `&mut self` so implementations can keep scratch buffers (tapes,
+/// activations) and evaluate without allocating.
+pub trait Objective: Send {
+    /// The number of parameters n.
+    fn dim(&self) -> usize;
+
+    /// Returns f(x) and writes ∇f(x) into `grad` (length n).
+    fn value_and_grad(&mut self, x: &[f64], grad: &mut [f64]) -> f64;
+
+    /// Returns f(x). The default evaluates the gradient too; override when cheaper.
+    fn value(&mut self, x: &[f64]) -> f64 {
+        let mut grad = vec![0.0; self.dim()];
+        self.value_and_grad(x, &mut grad)
+    }
+
+    /// Moves to the next mini-batch. Called once after every optimizer step; deterministic
+    /// objectives ignore it.
+    fn advance(&mut self) {}
+}
+
+/// An objective given by two closures, for tests and embedding.
+pub struct FnObjective<F> {
+    dim: usize,
+    f: F,
+}
+
+impl<F> FnObjective<F>
+where
+    F: FnMut(&[f64], &mut [f64]) -> f64 + Send,
+{
+    /// Wraps `f(x, grad) -> value` as an objective of dimension `dim`.
+    pub fn new(dim: usize, f: F) -> Self {
+        Self { dim, f }
+    }
+}
+
+impl<F> Objective for FnObjective<F>
+where
+    F: FnMut(&[f64], &mut [f64]) -> f64 + Send,
+{
+    fn dim(&self) -> usize {
+        self.dim
+    }
+
+    fn value_and_grad(&mut self, x: &[f64], grad: &mut [f64]) -> f64 {
+        (self.f)(x, grad)
+    }
+}
+
+/// Central finite-difference gradient, for checking analytic and automatic gradients in tests.
+pub fn finite_difference_grad(objective: &mut dyn Objective, x: &[f64], h: f64) -> Vec<f64> {
+    let mut probe = x.to_vec();
+    (0..x.len())
+        .map(|i| {
+            probe[i] = x[i] + h;
+            let plus = objective.value(&probe);
+            probe[i] = x[i] - h;
+            let minus = objective.value(&probe);
+            probe[i] = x[i];
+            (plus - minus) / (2.0 * h)
+        })
+        .collect()
+}
