@@ -65,3 +65,55 @@ pub fn finite_difference_grad(objective: &mut dyn Objective, x: &[f64], h: f64) 
         })
         .collect()
 }
+
+use serde::{Deserialize, Serialize};
+
+use crate::builtin::BuiltinProblem;
+use crate::error::InvalidConfig;
+
+/// What to minimize, tagged by `kind`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"kind": "builtin", "name": "rosenbrock"})))]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ProblemConfig {
+    /// A function from the builtin library, by name.
+    Builtin(BuiltinProblem),
+}
+
+/// The starting point of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!([-1.5, 2.0])))]
+#[serde(untagged)]
+pub enum Initial {
+    /// The parameter vector x₀ itself.
+    Vector(Vec<f64>),
+}
+
+impl ProblemConfig {
+    /// Validates the problem against the starting point and builds the objective together
+    /// with x₀ as a flat vector.
+    pub fn build(
+        &self,
+        initial: &Initial,
+    ) -> Result<(Box<dyn Objective>, Vec<f64>), InvalidConfig> {
+        let Initial::Vector(x0) = initial;
+        if x0.is_empty() {
+            return Err(InvalidConfig::new(
+                "initial",
+                "must hold at least one number",
+            ));
+        }
+        if let Some(i) = x0.iter().position(|v| !v.is_finite()) {
+            return Err(InvalidConfig::new(
+                format!("initial[{i}]"),
+                "must be a finite number",
+            ));
+        }
+        let objective = match self {
+            ProblemConfig::Builtin(b) => b.build(x0.len())?,
+        };
+        Ok((objective, x0.clone()))
+    }
+}
