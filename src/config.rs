@@ -1,0 +1,80 @@
+//! Typed configuration: command-line flags, each with an environment-variable override.
+
+use std::net::SocketAddr;
+
+use clap::{Args, Parser, Subcommand};
+
+/// saddle: optimization jobs over HTTP, every step recorded.
+#[derive(Debug, Parser)]
+#[command(
+    name = "saddle",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    /// What to do (default: serve).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// Settings of `serve` when no subcommand is given.
+    #[command(flatten)]
+    pub serve: ServeConfig,
+}
+
+impl Cli {
+    /// The subcommand, `serve` with the top-level flags when none was given.
+    pub fn into_command(self) -> Command {
+        self.command.unwrap_or(Command::Serve(self.serve))
+    }
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP API and the job workers (the default).
+    Serve(ServeConfig),
+    /// Print the OpenAPI document generated from the code.
+    Openapi,
+}
+
+/// Settings of `saddle serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeConfig {
+    /// Address to listen on.
+    #[arg(long, env = "SADDLE_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Database URL; a SQLite file is created and migrated at start.
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://saddle.db")]
+    pub database_url: String,
+
+    /// Jobs run at the same time (default: the number of CPU cores).
+    #[arg(long, env = "SADDLE_WORKERS")]
+    pub workers: Option<usize>,
+
+    /// The largest `stop.max_steps` a job may ask for.
+    #[arg(long, env = "SADDLE_MAX_STEPS_LIMIT", default_value_t = 10_000_000)]
+    pub max_steps_limit: u64,
+
+    /// The largest number of parameters a job may have.
+    #[arg(long, env = "SADDLE_MAX_PARAMS", default_value_t = 10_000_000)]
+    pub max_params: usize,
+
+    /// The largest request body, in bytes.
+    #[arg(long, env = "SADDLE_MAX_BODY_BYTES", default_value_t = 16 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// Seconds to wait for running jobs to stop on shutdown.
+    #[arg(long, env = "SADDLE_SHUTDOWN_SECONDS", default_value_t = 10)]
+    pub shutdown_seconds: u64,
+}
+
+impl ServeConfig {
+    /// The worker count, defaulting to the number of cores.
+    pub fn worker_count(&self) -> usize {
+        self.workers
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+            .max(1)
+    }
+}

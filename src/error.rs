@@ -1,0 +1,221 @@
+//! The API's error type: every 4xx/5xx leaves as RFC 9457 `application/problem+json`.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use saddle_numeric::InvalidConfig;
+
+use crate::jobs::JobsError;
+use crate::store::StoreError;
+
+/// One offending field of a request and what to do about it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = json!({"field": "optimizer.lr", "message": "must be a finite number >= 0, got -0.1"}))]
+pub struct FieldError {
+    /// Dotted path of the field in the request (`optimizer.betas[1]`, `initial`, `page_token`).
+    pub field: String,
+    /// What is wrong and what would be accepted.
+    pub message: String,
+}
+
+/// An RFC 9457 problem document.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = json!({
+    "type": "urn:saddle:problem:validation",
+    "title": "The request is not valid",
+    "status": 422,
+    "detail": "optimizer.lr: must be a finite number >= 0, got -0.1",
+    "errors": [{"field": "optimizer.lr", "message": "must be a finite number >= 0, got -0.1"}]
+}))]
+pub struct Problem {
+    /// A URI naming the kind of problem.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// A short summary of the kind of problem.
+    pub title: String,
+    /// The HTTP status code.
+    pub status: u16,
+    /// What went wrong in this case, and how to fix it.
+    pub detail: String,
+    /// For validation failures: every offending field.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+/// Everything a handler can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The body is not valid JSON or does not fit the schema (400).
+    #[error("{0}")]
+    MalformedBody(String),
+    /// A well-formed request with invalid values (422).
+    #[error("invalid request")]
+    Validation(Vec<FieldError>),
+    /// A query parameter or header is unusable (400).
+    #[error("{message}")]
+    BadParameter {
+        /// The parameter's name.
+        field: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// No such resource (404).
+    #[error("{0}")]
+    NotFound(String),
+    /// The resource is in a state that forbids the operation (409).
+    #[error("{0}")]
+    Conflict(String),
+    /// The request asks for a representation the server cannot produce (406).
+    #[error("{0}")]
+    NotAcceptable(String),
+    /// The body is over the configured limit (413).
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    /// Anything that is the server's fault; logged, never shown to the client (500).
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// A 422 for one field.
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        ApiError::Validation(vec![FieldError {
+            field: field.into(),
+            message: message.into(),
+        }])
+    }
+
+    /// A 400 for one query parameter.
+    pub fn bad_parameter(field: impl Into<String>, message: impl Into<String>) -> Self {
+        ApiError::BadParameter {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    /// The HTTP status this error maps to.
+    pub fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::MalformedBody(_) | ApiError::BadParameter { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn to_problem(&self) -> Problem {
+        let status = self.status_code().as_u16();
+        let (kind, title, detail, errors) = match self {
+            ApiError::MalformedBody(detail) => (
+                "malformed-body",
+                "The request body could not be read",
+                detail.clone(),
+                Vec::new(),
+            ),
+            ApiError::Validation(errors) => (
+                "validation",
+                "The request is not valid",
+                errors
+                    .iter()
+                    .map(|e| format!("{}: {}", e.field, e.message))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+                errors.clone(),
+            ),
+            ApiError::BadParameter { field, message } => (
+                "bad-parameter",
+                "A parameter of the request is not valid",
+                format!("{field}: {message}"),
+                vec![FieldError {
+                    field: field.clone(),
+                    message: message.clone(),
+                }],
+            ),
+            ApiError::NotFound(detail) => {
+                ("not-found", "No such resource", detail.clone(), Vec::new())
+            }
+            ApiError::Conflict(detail) => (
+                "conflict",
+                "The resource's state does not allow this",
+                detail.clone(),
+                Vec::new(),
+            ),
+            ApiError::NotAcceptable(detail) => (
+                "not-acceptable",
+                "No acceptable representation",
+                detail.clone(),
+                Vec::new(),
+            ),
+            ApiError::PayloadTooLarge(detail) => (
+                "payload-too-large",
+                "The request is too large",
+                detail.clone(),
+                Vec::new(),
+            ),
+            ApiError::Internal(_) => (
+                "internal",
+                "Internal server error",
+                "The server failed to handle the request; it has been logged.".to_string(),
+                Vec::new(),
+            ),
+        };
+        Problem {
+            kind: format!("urn:saddle:problem:{kind}"),
+            title: title.to_string(),
+            status,
+            detail,
+            errors,
+        }
+    }
+}
+
+/// Builds a problem+json response from a status and a problem document.
+pub fn problem_response(status: StatusCode, problem: &Problem) -> Response {
+    let body = serde_json::to_vec(problem).unwrap_or_default();
+    let mut response = (status, body).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
+    response
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let ApiError::Internal(message) = &self {
+            tracing::error!(error = %message, "request failed");
+        }
+        problem_response(self.status_code(), &self.to_problem())
+    }
+}
+
+impl From<InvalidConfig> for ApiError {
+    fn from(e: InvalidConfig) -> Self {
+        ApiError::invalid(e.field, e.message)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(what) => ApiError::NotFound(what),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<JobsError> for ApiError {
+    fn from(e: JobsError) -> Self {
+        match e {
+            JobsError::Invalid(e) => e.into(),
+            JobsError::NotFound(id) => ApiError::NotFound(format!("no job with id `{id}`")),
+            JobsError::Conflict(msg) => ApiError::Conflict(msg),
+            JobsError::Store(e) => e.into(),
+        }
+    }
+}

@@ -1,0 +1,41 @@
+//! Jobs: validation at submission, the queue, the worker pool that runs optimizations off the
+//! async runtime, cancellation, and the history writer.
+
+mod recorder;
+mod result;
+mod runner;
+mod spec;
+
+pub use result::{JobError, JobResult};
+pub use runner::JobRunner;
+pub use spec::{JobLimits, JobSpec, PreparedJob, RecordConfig};
+
+use saddle_numeric::InvalidConfig;
+
+use crate::store::StoreError;
+
+/// Failures of job operations.
+#[derive(Debug, thiserror::Error)]
+pub enum JobsError {
+    /// The job specification is not valid.
+    #[error(transparent)]
+    Invalid(#[from] InvalidConfig),
+    /// No job with this id.
+    #[error("no job with id `{0}`")]
+    NotFound(String),
+    /// The job's state forbids the operation.
+    #[error("{0}")]
+    Conflict(String),
+    /// The database failed.
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for JobsError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(what) => JobsError::NotFound(what),
+            other => JobsError::Store(other),
+        }
+    }
+}

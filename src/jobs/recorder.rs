@@ -1,0 +1,121 @@
+//! The observer that turns step records into batches for the history writer.
+//!
+//! It runs on the optimization thread: it copies each kept record into a columnar batch and
+//! hands full (or ≥ 250 ms old) batches to a bounded channel, so the optimizer never waits
+//! for a database round trip, only — when the writer falls far behind — for channel space.
+
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+
+use saddle_numeric::executor::{Observer, StepRecord};
+
+use crate::store::StepBatch;
+
+/// Rows per batch handed to the writer (stored in one transaction).
+pub const BATCH_ROWS: usize = 4000;
+/// The longest a kept record waits before it is handed to the writer.
+const FLUSH_INTERVAL: Duration = Duration::from_millis(250);
+
+/// Collects kept records and ships them in batches.
+pub struct Recorder {
+    tx: mpsc::Sender<StepBatch>,
+    batch: StepBatch,
+    every: u64,
+    dim: usize,
+    last_flush: Instant,
+    /// The latest record not kept by `every`, so the final one can always be stored.
+    pending: Option<PendingRecord>,
+    pending_params: Vec<f64>,
+    closed: bool,
+}
+
+#[derive(Clone, Copy)]
+struct PendingRecord {
+    step: u64,
+    loss: f64,
+    grad_norm: f64,
+    lr: f64,
+    momentum: Option<f64>,
+}
+
+impl Recorder {
+    /// Records every `every`-th step (and the last), with params when `dim > 0`.
+    pub fn new(tx: mpsc::Sender<StepBatch>, every: u64, dim: usize) -> Self {
+        Self {
+            tx,
+            batch: StepBatch::with_capacity(BATCH_ROWS, dim),
+            every: every.max(1),
+            dim,
+            last_flush: Instant::now(),
+            pending: None,
+            pending_params: vec![0.0; dim],
+            closed: false,
+        }
+    }
+
+    fn flush(&mut self) {
+        if self.batch.is_empty() || self.closed {
+            return;
+        }
+        let full = std::mem::replace(
+            &mut self.batch,
+            StepBatch::with_capacity(BATCH_ROWS, self.dim),
+        );
+        if self.tx.blocking_send(full).is_err() {
+            self.closed = true;
+        }
+        self.last_flush = Instant::now();
+    }
+
+    /// Stores the last record if `every` skipped it and hands over what is left. Returns false
+    /// when the writer went away (the history is incomplete).
+    pub fn finish(mut self) -> bool {
+        if let Some(p) = self.pending.take() {
+            self.batch.push(
+                p.step as i64,
+                p.loss,
+                p.grad_norm,
+                p.lr,
+                p.momentum,
+                &self.pending_params,
+            );
+        }
+        self.flush();
+        !self.closed
+    }
+}
+
+impl Observer for Recorder {
+    fn on_step(&mut self, r: &StepRecord<'_>) -> bool {
+        if r.step % self.every == 0 {
+            self.batch.push(
+                r.step as i64,
+                r.loss,
+                r.grad_norm,
+                r.lr,
+                r.momentum,
+                r.params,
+            );
+            self.pending = None;
+            if self.batch.len() >= BATCH_ROWS || self.last_flush.elapsed() >= FLUSH_INTERVAL {
+                self.flush();
+            }
+        } else {
+            self.pending = Some(PendingRecord {
+                step: r.step,
+                loss: r.loss,
+                grad_norm: r.grad_norm,
+                lr: r.lr,
+                momentum: r.momentum,
+            });
+            if self.dim > 0 {
+                self.pending_params.copy_from_slice(r.params);
+            }
+            if r.step % 1024 == 0 && self.last_flush.elapsed() >= FLUSH_INTERVAL {
+                self.flush();
+            }
+        }
+        !self.closed
+    }
+}

@@ -1,0 +1,71 @@
+//! How a finished job is reported: its result and, on failure, its error.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use saddle_numeric::{RunOutcome, StopReason};
+
+use crate::float::{floats, Float};
+
+/// The outcome of a run, present once the job has finished (also for cancelled and diverged
+/// runs, describing the point where they stopped).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "stop_reason": "grad_tol", "steps": 1234,
+    "final_loss": 1.2e-17, "final_params": [1.0, 1.0], "final_grad_norm": 9.1e-9,
+    "best_loss": 1.2e-17, "best_params": [1.0, 1.0], "best_step": 1234,
+    "function_evaluations": 1235, "gradient_evaluations": 1235, "wall_time_seconds": 0.004
+}))]
+pub struct JobResult {
+    /// Why the run stopped.
+    pub stop_reason: StopReason,
+    /// The number of updates made; the last record is step `steps`.
+    pub steps: u64,
+    /// f at the final point.
+    pub final_loss: Float,
+    /// The final point.
+    pub final_params: Vec<Float>,
+    /// ‖∇f‖₂ at the final point.
+    pub final_grad_norm: Float,
+    /// The lowest loss seen.
+    pub best_loss: Float,
+    /// Where the lowest loss was seen.
+    pub best_params: Vec<Float>,
+    /// The step of the lowest loss.
+    pub best_step: u64,
+    /// Evaluations of f.
+    pub function_evaluations: u64,
+    /// Evaluations of ∇f (every evaluation computes both).
+    pub gradient_evaluations: u64,
+    /// Wall time of the optimization loop, in seconds.
+    pub wall_time_seconds: f64,
+}
+
+impl From<&RunOutcome> for JobResult {
+    fn from(o: &RunOutcome) -> Self {
+        Self {
+            stop_reason: o.stop_reason,
+            steps: o.steps,
+            final_loss: Float(o.final_loss),
+            final_params: floats(&o.final_params),
+            final_grad_norm: Float(o.final_grad_norm),
+            best_loss: Float(o.best_loss),
+            best_params: floats(&o.best_params),
+            best_step: o.best_step,
+            function_evaluations: o.evaluations,
+            gradient_evaluations: o.evaluations,
+            wall_time_seconds: o.elapsed.as_secs_f64(),
+        }
+    }
+}
+
+/// What went wrong with a failed job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"step": 17, "message": "diverged: the loss is NaN"}))]
+pub struct JobError {
+    /// The step at which it happened, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<u64>,
+    /// What happened.
+    pub message: String,
+}

@@ -1,0 +1,343 @@
+//! The worker pool: claims queued jobs in submission order, runs each on a blocking thread,
+//! streams its history to the database and records how it ended.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch, Notify};
+use tokio::task::JoinHandle;
+
+use saddle_numeric::schedule::Constant;
+use saddle_numeric::{Executor, RunOutcome, StopReason};
+
+use super::recorder::Recorder;
+use super::result::{JobError, JobResult};
+use super::spec::{JobLimits, JobSpec};
+use super::JobsError;
+use crate::store::{JobRow, JobStatus, NewJob, StepBatch, Store};
+
+/// Batches in flight between a run and its history writer.
+const HISTORY_CHANNEL_BATCHES: usize = 8;
+/// How often an idle worker looks at the queue even without being woken.
+const IDLE_POLL: Duration = Duration::from_secs(1);
+
+/// Submits, cancels and runs jobs. Cheap to clone.
+#[derive(Clone)]
+pub struct JobRunner {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    limits: JobLimits,
+    wake: Notify,
+    /// Cancel flags of the jobs running in this process, by job_seq.
+    running: Mutex<HashMap<i64, Arc<AtomicBool>>>,
+    shutdown: watch::Sender<bool>,
+}
+
+impl JobRunner {
+    /// Starts `workers` workers over `store`'s queue.
+    pub fn start(store: Store, limits: JobLimits, workers: usize) -> (Self, Vec<JoinHandle<()>>) {
+        let (shutdown, _) = watch::channel(false);
+        let runner = JobRunner {
+            inner: Arc::new(Inner {
+                store,
+                limits,
+                wake: Notify::new(),
+                running: Mutex::new(HashMap::new()),
+                shutdown,
+            }),
+        };
+        let handles = (0..workers)
+            .map(|_| tokio::spawn(runner.clone().work()))
+            .collect();
+        (runner, handles)
+    }
+
+    /// The server's job limits.
+    pub fn limits(&self) -> JobLimits {
+        self.inner.limits
+    }
+
+    /// Validates `spec` (off the async runtime: building an objective can be expensive) and
+    /// queues it.
+    pub async fn submit(&self, spec: JobSpec) -> Result<JobRow, JobsError> {
+        let limits = self.inner.limits;
+        let checked = spec.clone();
+        tokio::task::spawn_blocking(move || checked.prepare(limits).map(|_| ()))
+            .await
+            .map_err(|e| JobsError::Conflict(format!("validation failed: {e}")))??;
+        let json = serde_json::to_string(&spec).expect("a job spec serializes");
+        let job_id = uuid::Uuid::new_v4().to_string();
+        let job = self
+            .inner
+            .store
+            .insert_job(NewJob {
+                job_id: &job_id,
+                name: spec.name.as_deref(),
+                tags: &spec.tags,
+                spec: &json,
+                problem_kind: &spec.problem_kind(),
+                optimizer_name: &spec.optimizer_name(),
+                max_steps: spec.stop.max_steps as i64,
+            })
+            .await?;
+        self.inner.wake.notify_one();
+        Ok(job)
+    }
+
+    /// Cancels a job (idempotent): a queued job at once, a running one at its next step.
+    pub async fn cancel(&self, job_id: &str) -> Result<JobRow, JobsError> {
+        let job = self.inner.store.request_cancel(job_id).await?;
+        if let Some(flag) = self.inner.running.lock().expect("lock").get(&job.seq) {
+            flag.store(true, Ordering::Relaxed);
+        }
+        Ok(job)
+    }
+
+    /// Deletes a finished job and its history.
+    pub async fn delete(&self, job_id: &str) -> Result<(), JobsError> {
+        match self.inner.store.delete_finished_job(job_id).await? {
+            Some(_) => Ok(()),
+            None => Err(JobsError::Conflict(format!(
+                "job `{job_id}` is still queued or running; cancel it first (POST /v1/jobs/{job_id}/cancel)"
+            ))),
+        }
+    }
+
+    /// Stops taking jobs and interrupts the running ones; their histories are flushed and
+    /// they end as failed with stop_reason `interrupted`.
+    pub fn shutdown(&self) {
+        self.inner.shutdown.send_replace(true);
+        for flag in self.inner.running.lock().expect("lock").values() {
+            flag.store(true, Ordering::Relaxed);
+        }
+        self.inner.wake.notify_waiters();
+    }
+
+    async fn work(self) {
+        let mut shutdown = self.inner.shutdown.subscribe();
+        loop {
+            if *shutdown.borrow() {
+                return;
+            }
+            match self.inner.store.claim_next_job().await {
+                Ok(Some(job)) => self.run_claimed(job).await,
+                Ok(None) => {
+                    tokio::select! {
+                        _ = self.inner.wake.notified() => {}
+                        _ = tokio::time::sleep(IDLE_POLL) => {}
+                        _ = shutdown.changed() => {}
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not claim a job");
+                    tokio::time::sleep(IDLE_POLL).await;
+                }
+            }
+        }
+    }
+
+    async fn run_claimed(&self, job: JobRow) {
+        let seq = job.seq;
+        let flag = Arc::new(AtomicBool::new(false));
+        self.inner
+            .running
+            .lock()
+            .expect("lock")
+            .insert(seq, flag.clone());
+        // A cancel that arrived between the claim and the registration is in the database.
+        if self
+            .inner
+            .store
+            .cancel_requested(seq)
+            .await
+            .unwrap_or(false)
+            || *self.inner.shutdown.borrow()
+        {
+            flag.store(true, Ordering::Relaxed);
+        }
+        tracing::info!(job_id = %job.job_id, "job started");
+
+        let ending = match serde_json::from_str::<JobSpec>(&job.spec) {
+            Ok(spec) => self.execute(seq, spec, flag).await,
+            Err(e) => Ending::failed(None, format!("the stored job cannot be read: {e}")),
+        };
+        self.inner.running.lock().expect("lock").remove(&seq);
+        let interrupted = *self.inner.shutdown.borrow();
+        let ending = ending.interrupted_if(interrupted);
+        tracing::info!(job_id = %job.job_id, status = ending.status.as_str(), "job finished");
+        let result = ending
+            .result
+            .as_ref()
+            .map(|r| serde_json::to_string(r).expect("serializes"));
+        let error = ending
+            .error
+            .as_ref()
+            .map(|e| serde_json::to_string(e).expect("serializes"));
+        if let Err(e) = self
+            .inner
+            .store
+            .finish_job(
+                seq,
+                ending.status,
+                ending.stop_reason.map(StopReason::as_str),
+                ending.last_step,
+                result.as_deref(),
+                error.as_deref(),
+            )
+            .await
+        {
+            tracing::error!(job_id = %job.job_id, error = %e, "could not record the end of a job");
+        }
+    }
+
+    async fn execute(&self, seq: i64, spec: JobSpec, flag: Arc<AtomicBool>) -> Ending {
+        let (tx, rx) = mpsc::channel::<StepBatch>(HISTORY_CHANNEL_BATCHES);
+        let writer = tokio::spawn(write_history(self.inner.store.clone(), seq, rx));
+        let limits = self.inner.limits;
+        let run = tokio::task::spawn_blocking(move || run_job(&spec, limits, &flag, tx)).await;
+        let stored = writer
+            .await
+            .unwrap_or_else(|e| Err(format!("the history writer failed: {e}")));
+        match run {
+            Err(panic) => {
+                Ending::failed(None, format!("the job panicked: {}", panic_message(panic)))
+            }
+            Ok(Err(invalid)) => Ending::failed(None, format!("the job is not valid: {invalid}")),
+            Ok(Ok(outcome)) => match stored {
+                Err(e) => Ending::failed(
+                    Some(outcome.steps),
+                    format!("the history could not be stored: {e}"),
+                ),
+                Ok(()) => Ending::from_outcome(&outcome),
+            },
+        }
+    }
+}
+
+/// Runs one job to its end on the current (blocking) thread.
+fn run_job(
+    spec: &JobSpec,
+    limits: JobLimits,
+    cancel: &AtomicBool,
+    tx: mpsc::Sender<StepBatch>,
+) -> Result<RunOutcome, saddle_numeric::InvalidConfig> {
+    let prepared = spec.prepare(limits)?;
+    let dim = prepared.x0.len();
+    let optimizer = spec.optimizer.build(dim);
+    let schedule = match &spec.schedule {
+        Some(s) => s.build(spec.schedule_base()),
+        None => Box::new(Constant::new(spec.optimizer.lr())),
+    };
+    let mut executor = Executor::new(prepared.objective, optimizer, schedule, spec.stop.clone())
+        .with_clip(spec.clip)
+        .with_cancel_flag(cancel);
+    let mut recorder = Recorder::new(
+        tx,
+        spec.record.every,
+        if spec.record.params { dim } else { 0 },
+    );
+    let outcome = executor.run(&prepared.x0, &mut recorder);
+    if !recorder.finish() && outcome.stop_reason != StopReason::Cancelled {
+        // The writer's own error is reported by `execute`.
+        tracing::warn!("history writer closed before the run ended");
+    }
+    Ok(outcome)
+}
+
+/// Stores batches as they arrive; the first failure ends the writer (and, through the closed
+/// channel, the run).
+async fn write_history(
+    store: Store,
+    seq: i64,
+    mut rx: mpsc::Receiver<StepBatch>,
+) -> Result<(), String> {
+    while let Some(batch) = rx.recv().await {
+        store
+            .insert_steps(seq, &batch)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+fn panic_message(e: tokio::task::JoinError) -> String {
+    match e.try_into_panic() {
+        Ok(payload) => payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into()),
+        Err(e) => e.to_string(),
+    }
+}
+
+/// How a job ended, ready to store.
+struct Ending {
+    status: JobStatus,
+    stop_reason: Option<StopReason>,
+    last_step: i64,
+    result: Option<JobResult>,
+    error: Option<JobError>,
+}
+
+impl Ending {
+    fn failed(step: Option<u64>, message: String) -> Self {
+        Self {
+            status: JobStatus::Failed,
+            stop_reason: None,
+            last_step: step.unwrap_or(0) as i64,
+            result: None,
+            error: Some(JobError { step, message }),
+        }
+    }
+
+    fn from_outcome(outcome: &RunOutcome) -> Self {
+        let result = Some(JobResult::from(outcome));
+        let (status, error) = match outcome.stop_reason {
+            StopReason::Diverged => (
+                JobStatus::Failed,
+                Some(JobError {
+                    step: Some(outcome.steps),
+                    message: format!(
+                        "diverged at step {}: {}",
+                        outcome.steps,
+                        outcome
+                            .divergence
+                            .as_deref()
+                            .unwrap_or("a value is not finite")
+                    ),
+                }),
+            ),
+            StopReason::Cancelled => (JobStatus::Cancelled, None),
+            _ => (JobStatus::Succeeded, None),
+        };
+        Self {
+            status,
+            stop_reason: Some(outcome.stop_reason),
+            last_step: outcome.steps as i64,
+            result,
+            error,
+        }
+    }
+
+    /// A run stopped by shutdown is not a client's cancel: it was interrupted.
+    fn interrupted_if(mut self, shutting_down: bool) -> Self {
+        if shutting_down && self.status == JobStatus::Cancelled {
+            self.status = JobStatus::Failed;
+            self.stop_reason = Some(StopReason::Interrupted);
+            if let Some(r) = self.result.as_mut() {
+                r.stop_reason = StopReason::Interrupted;
+            }
+            self.error = Some(JobError {
+                step: Some(self.last_step as u64),
+                message: "the server shut down while this job was running".into(),
+            });
+        }
+        self
+    }
+}

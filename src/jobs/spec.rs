@@ -1,0 +1,179 @@
+//! What a client asks for: the job specification, and its validation.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use saddle_numeric::clip::ClipConfig;
+use saddle_numeric::problem::{Initial, ProblemConfig};
+use saddle_numeric::schedule::{ScheduleBase, ScheduleConfig};
+use saddle_numeric::{InvalidConfig, Objective, OptimizerConfig, StopRule};
+
+/// A job: one optimizer run on one problem. The body of `POST /v1/jobs`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "problem": {"kind": "builtin", "name": "rosenbrock"},
+    "initial": [-1.5, 2.0],
+    "optimizer": {"name": "adam", "lr": 0.05},
+    "stop": {"max_steps": 2000, "grad_tol": 1e-8},
+    "record": {"params": true, "every": 1},
+    "name": "rosenbrock with adam",
+    "tags": ["demo"]
+}))]
+#[serde(deny_unknown_fields)]
+pub struct JobSpec {
+    /// What to minimize.
+    pub problem: ProblemConfig,
+    /// The starting point x₀.
+    pub initial: Initial,
+    /// The optimizer and its hyperparameters (torch's names and defaults).
+    pub optimizer: OptimizerConfig,
+    /// The learning-rate schedule (default: constant at the optimizer's lr).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<ScheduleConfig>,
+    /// Gradient clipping, applied to the raw gradient before the update.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clip: Option<ClipConfig>,
+    /// When to stop (default: after 1000 steps).
+    #[serde(default)]
+    pub stop: StopRule,
+    /// What to record in the history (default: every step with its params).
+    #[serde(default)]
+    pub record: RecordConfig,
+    /// A name for people.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Labels to filter job listings by.
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
+/// Which step records to keep.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"params": true, "every": 1}))]
+#[serde(deny_unknown_fields)]
+pub struct RecordConfig {
+    /// Store x_k with each record (default true).
+    #[serde(default = "yes")]
+    pub params: bool,
+    /// Keep every n-th record (default 1); the first and the last are always kept.
+    #[serde(default = "one")]
+    pub every: u64,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn one() -> u64 {
+    1
+}
+
+impl Default for RecordConfig {
+    fn default() -> Self {
+        Self {
+            params: true,
+            every: 1,
+        }
+    }
+}
+
+/// Server-side limits a job must respect.
+#[derive(Debug, Clone, Copy)]
+pub struct JobLimits {
+    /// The largest `stop.max_steps`.
+    pub max_steps: u64,
+    /// The largest parameter count.
+    pub max_params: usize,
+}
+
+/// A validated job, ready to run.
+pub struct PreparedJob {
+    /// The problem's objective.
+    pub objective: Box<dyn Objective>,
+    /// x₀ as a flat vector.
+    pub x0: Vec<f64>,
+}
+
+const MAX_NAME_CHARS: usize = 200;
+const MAX_TAGS: usize = 32;
+const MAX_TAG_CHARS: usize = 64;
+
+impl JobSpec {
+    /// Checks everything a run needs and builds the objective; each failure names its field.
+    pub fn prepare(&self, limits: JobLimits) -> Result<PreparedJob, InvalidConfig> {
+        if let Some(name) = &self.name {
+            if name.chars().count() > MAX_NAME_CHARS {
+                return Err(InvalidConfig::new(
+                    "name",
+                    format!("must be at most {MAX_NAME_CHARS} characters"),
+                ));
+            }
+        }
+        if self.tags.len() > MAX_TAGS {
+            return Err(InvalidConfig::new(
+                "tags",
+                format!("at most {MAX_TAGS} tags, got {}", self.tags.len()),
+            ));
+        }
+        for (i, tag) in self.tags.iter().enumerate() {
+            if tag.is_empty() || tag.chars().count() > MAX_TAG_CHARS {
+                return Err(InvalidConfig::new(
+                    format!("tags[{i}]"),
+                    format!("must have 1 to {MAX_TAG_CHARS} characters"),
+                ));
+            }
+        }
+        self.optimizer.validate()?;
+        self.stop.validate(limits.max_steps)?;
+        if self.record.every == 0 {
+            return Err(InvalidConfig::new(
+                "record.every",
+                "must be at least 1 (1 keeps every step)",
+            ));
+        }
+        if let Some(clip) = &self.clip {
+            clip.validate()?;
+        }
+        if let Some(schedule) = &self.schedule {
+            schedule.validate(self.schedule_base())?;
+        }
+        let (objective, x0) = self.problem.build(&self.initial)?;
+        if x0.len() > limits.max_params {
+            return Err(InvalidConfig::new(
+                "initial",
+                format!(
+                    "the problem has {} parameters; this server allows at most {}",
+                    x0.len(),
+                    limits.max_params
+                ),
+            ));
+        }
+        Ok(PreparedJob { objective, x0 })
+    }
+
+    /// What the schedule is built from.
+    pub fn schedule_base(&self) -> ScheduleBase {
+        ScheduleBase {
+            lr: self.optimizer.lr(),
+            total_steps: self.stop.max_steps,
+        }
+    }
+
+    /// The problem's kind, for listings (the `kind` tag as serialized).
+    pub fn problem_kind(&self) -> String {
+        tag_of(&self.problem, "kind")
+    }
+
+    /// The optimizer's name, for listings (the `name` tag as serialized).
+    pub fn optimizer_name(&self) -> String {
+        tag_of(&self.optimizer, "name")
+    }
+}
+
+/// Reads the tag of a serde-tagged union, so listings never need a match over every variant.
+fn tag_of<T: Serialize>(value: &T, key: &str) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.get(key).and_then(|t| t.as_str()).map(str::to_owned))
+        .unwrap_or_default()
+}

@@ -1,0 +1,142 @@
+//! Building the application (database, workers, listener) and running it until stopped.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use rand::RngCore;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+use crate::config::ServeConfig;
+use crate::http::{app, AppState, PageTokens};
+use crate::jobs::{JobLimits, JobRunner};
+use crate::store::{Store, StoreError};
+
+/// Why the server could not start or stopped badly.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// The database could not be opened or migrated.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The listener could not be bound or the server failed.
+    #[error("network: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A built server: bound, migrated, workers started; not yet serving.
+pub struct Application {
+    listener: TcpListener,
+    router: axum::Router,
+    runner: JobRunner,
+    workers: Vec<JoinHandle<()>>,
+    store: Store,
+    shutdown_grace: Duration,
+}
+
+impl Application {
+    /// Opens the database, fails jobs a dead process left running, starts the workers and
+    /// binds the listener (port 0 picks a free port, for tests).
+    pub async fn build(config: ServeConfig) -> Result<Self, StartupError> {
+        let store = Store::connect(&config.database_url).await?;
+        let interrupted = store.fail_interrupted_jobs().await?;
+        if interrupted > 0 {
+            tracing::warn!(
+                count = interrupted,
+                "jobs left running by a previous process were marked failed (interrupted)"
+            );
+        }
+        let key = store
+            .secret("page_token_key", || {
+                let mut key = vec![0u8; 32];
+                rand::thread_rng().fill_bytes(&mut key);
+                key
+            })
+            .await?;
+        let limits = JobLimits {
+            max_steps: config.max_steps_limit,
+            max_params: config.max_params,
+        };
+        let (runner, workers) = JobRunner::start(store.clone(), limits, config.worker_count());
+        let state = AppState {
+            store: store.clone(),
+            runner: runner.clone(),
+            tokens: PageTokens::new(key),
+        };
+        let router = app(state, config.max_body_bytes);
+        let listener = TcpListener::bind(config.listen).await?;
+        tracing::info!(
+            address = %listener.local_addr()?,
+            database = %config.database_url,
+            workers = config.worker_count(),
+            "saddle is listening"
+        );
+        Ok(Self {
+            listener,
+            router,
+            runner,
+            workers,
+            store,
+            shutdown_grace: Duration::from_secs(config.shutdown_seconds),
+        })
+    }
+
+    /// The address actually bound.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    /// Serves until SIGINT/SIGTERM, then stops the workers and waits for them (bounded).
+    pub async fn run_until_stopped(self) -> Result<(), StartupError> {
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Serves until `stop` completes.
+    pub async fn run_until(
+        self,
+        stop: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Result<(), StartupError> {
+        let runner = self.runner.clone();
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(async move {
+                stop.await;
+                tracing::info!("shutting down: no new requests, interrupting running jobs");
+                runner.shutdown();
+            })
+            .await?;
+        self.runner.shutdown();
+        let drained = tokio::time::timeout(self.shutdown_grace, async {
+            for worker in self.workers {
+                let _ = worker.await;
+            }
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!("workers did not stop in time; their jobs will be marked interrupted at the next start");
+        }
+        self.store.close().await;
+        Ok(())
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}

@@ -1,0 +1,310 @@
+//! The `job` table: submission, the queue, status changes.
+
+use sqlx::sqlite::SqliteRow;
+use sqlx::Row;
+
+use super::{now, Store, StoreError};
+
+/// A job's lifecycle state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobStatus {
+    /// Waiting for a worker.
+    Queued,
+    /// A worker is running it.
+    Running,
+    /// It stopped by one of its stopping rules.
+    Succeeded,
+    /// It diverged, panicked or could not be run.
+    Failed,
+    /// A client cancelled it.
+    Cancelled,
+}
+
+impl JobStatus {
+    /// The name stored in the database and shown in the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Queued => "queued",
+            JobStatus::Running => "running",
+            JobStatus::Succeeded => "succeeded",
+            JobStatus::Failed => "failed",
+            JobStatus::Cancelled => "cancelled",
+        }
+    }
+
+    /// Parses a stored or requested status name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "queued" => JobStatus::Queued,
+            "running" => JobStatus::Running,
+            "succeeded" => JobStatus::Succeeded,
+            "failed" => JobStatus::Failed,
+            "cancelled" => JobStatus::Cancelled,
+            _ => return None,
+        })
+    }
+
+    /// True once the job will not change any more.
+    pub fn is_finished(self) -> bool {
+        matches!(
+            self,
+            JobStatus::Succeeded | JobStatus::Failed | JobStatus::Cancelled
+        )
+    }
+}
+
+/// A job as stored.
+#[derive(Debug, Clone)]
+pub struct JobRow {
+    /// Submission order; internal key.
+    pub seq: i64,
+    /// Public id.
+    pub job_id: String,
+    /// Optional client-given name.
+    pub name: Option<String>,
+    /// Client-given tags.
+    pub tags: Vec<String>,
+    /// The validated request, as JSON.
+    pub spec: String,
+    /// The problem's kind, for listings.
+    pub problem_kind: String,
+    /// The optimizer's name, for listings.
+    pub optimizer_name: String,
+    /// Lifecycle state.
+    pub status: JobStatus,
+    /// The step budget.
+    pub max_steps: i64,
+    /// The latest step stored.
+    pub progress_step: i64,
+    /// Why it stopped, once it has.
+    pub stop_reason: Option<String>,
+    /// The result JSON, once finished.
+    pub result: Option<String>,
+    /// The error JSON, on failure.
+    pub error: Option<String>,
+    /// Submission time.
+    pub created_at: String,
+    /// When a worker took it.
+    pub started_at: Option<String>,
+    /// When it finished.
+    pub finished_at: Option<String>,
+}
+
+/// What a submission stores.
+pub struct NewJob<'a> {
+    /// Public id.
+    pub job_id: &'a str,
+    /// Optional name.
+    pub name: Option<&'a str>,
+    /// Tags.
+    pub tags: &'a [String],
+    /// The request as JSON.
+    pub spec: &'a str,
+    /// Problem kind.
+    pub problem_kind: &'a str,
+    /// Optimizer name.
+    pub optimizer_name: &'a str,
+    /// Step budget.
+    pub max_steps: i64,
+}
+
+/// Filters and position of a job listing (newest first).
+#[derive(Debug, Clone, Default)]
+pub struct JobFilter {
+    /// Only jobs in this state.
+    pub status: Option<JobStatus>,
+    /// Only jobs carrying this tag.
+    pub tag: Option<String>,
+    /// Only jobs submitted before this one (keyset position).
+    pub before_seq: Option<i64>,
+    /// Page size.
+    pub limit: i64,
+}
+
+const JOB_COLUMNS: &str =
+    "job_seq, job_id, name, tags, spec, problem_kind, optimizer_name, status, \
+     max_steps, progress_step, stop_reason, result, error, created_at, started_at, finished_at";
+
+fn job_from_row(row: &SqliteRow) -> Result<JobRow, StoreError> {
+    let status: String = row.try_get("status")?;
+    let tags: String = row.try_get("tags")?;
+    Ok(JobRow {
+        seq: row.try_get("job_seq")?,
+        job_id: row.try_get("job_id")?,
+        name: row.try_get("name")?,
+        tags: serde_json::from_str(&tags).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        spec: row.try_get("spec")?,
+        problem_kind: row.try_get("problem_kind")?,
+        optimizer_name: row.try_get("optimizer_name")?,
+        status: JobStatus::parse(&status)
+            .ok_or_else(|| StoreError::Corrupt(format!("job status `{status}`")))?,
+        max_steps: row.try_get("max_steps")?,
+        progress_step: row.try_get("progress_step")?,
+        stop_reason: row.try_get("stop_reason")?,
+        result: row.try_get("result")?,
+        error: row.try_get("error")?,
+        created_at: row.try_get("created_at")?,
+        started_at: row.try_get("started_at")?,
+        finished_at: row.try_get("finished_at")?,
+    })
+}
+
+impl Store {
+    /// Stores a new queued job.
+    pub async fn insert_job(&self, job: NewJob<'_>) -> Result<JobRow, StoreError> {
+        let tags =
+            serde_json::to_string(job.tags).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let row = sqlx::query(&format!(
+            "INSERT INTO job (job_id, name, tags, spec, problem_kind, optimizer_name, status, max_steps, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?) RETURNING {JOB_COLUMNS}"
+        ))
+        .bind(job.job_id)
+        .bind(job.name)
+        .bind(tags)
+        .bind(job.spec)
+        .bind(job.problem_kind)
+        .bind(job.optimizer_name)
+        .bind(job.max_steps)
+        .bind(now())
+        .fetch_one(&self.pool)
+        .await?;
+        job_from_row(&row)
+    }
+
+    /// Reads one job by its public id.
+    pub async fn get_job(&self, job_id: &str) -> Result<JobRow, StoreError> {
+        let row = sqlx::query(&format!("SELECT {JOB_COLUMNS} FROM job WHERE job_id = ?"))
+            .bind(job_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("no job with id `{job_id}`")))?;
+        job_from_row(&row)
+    }
+
+    /// Lists jobs newest first; returns up to `limit + 1` rows so the caller can tell whether
+    /// another page follows.
+    pub async fn list_jobs(&self, filter: &JobFilter) -> Result<Vec<JobRow>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {JOB_COLUMNS} FROM job \
+             WHERE (?1 IS NULL OR status = ?1) \
+               AND (?2 IS NULL OR EXISTS (SELECT 1 FROM json_each(job.tags) WHERE value = ?2)) \
+               AND (?3 IS NULL OR job_seq < ?3) \
+             ORDER BY job_seq DESC LIMIT ?4"
+        ))
+        .bind(filter.status.map(JobStatus::as_str))
+        .bind(filter.tag.as_deref())
+        .bind(filter.before_seq)
+        .bind(filter.limit + 1)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(job_from_row).collect()
+    }
+
+    /// Takes the oldest queued job and marks it running, atomically: no job is handed to two
+    /// workers.
+    pub async fn claim_next_job(&self) -> Result<Option<JobRow>, StoreError> {
+        let row = sqlx::query(&format!(
+            "UPDATE job SET status = 'running', started_at = ? \
+             WHERE job_seq = (SELECT job_seq FROM job WHERE status = 'queued' ORDER BY job_seq LIMIT 1) \
+             RETURNING {JOB_COLUMNS}"
+        ))
+        .bind(now())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(job_from_row).transpose()
+    }
+
+    /// Whether a cancel was requested for a running job.
+    pub async fn cancel_requested(&self, seq: i64) -> Result<bool, StoreError> {
+        let flag: Option<i64> =
+            sqlx::query_scalar("SELECT cancel_requested FROM job WHERE job_seq = ?")
+                .bind(seq)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(flag.unwrap_or(0) != 0)
+    }
+
+    /// Cancels a job: a queued one at once, a running one by setting its flag (the worker stops
+    /// it at its next step). Finished jobs are left as they are.
+    pub async fn request_cancel(&self, job_id: &str) -> Result<JobRow, StoreError> {
+        sqlx::query(
+            "UPDATE job SET \
+               status = CASE status WHEN 'queued' THEN 'cancelled' ELSE status END, \
+               stop_reason = CASE status WHEN 'queued' THEN 'cancelled' ELSE stop_reason END, \
+               finished_at = CASE status WHEN 'queued' THEN ?1 ELSE finished_at END, \
+               cancel_requested = CASE WHEN status IN ('queued', 'running') THEN 1 ELSE cancel_requested END \
+             WHERE job_id = ?2",
+        )
+        .bind(now())
+        .bind(job_id)
+        .execute(&self.pool)
+        .await?;
+        self.get_job(job_id).await
+    }
+
+    /// Records how a run ended.
+    pub async fn finish_job(
+        &self,
+        seq: i64,
+        status: JobStatus,
+        stop_reason: Option<&str>,
+        progress_step: i64,
+        result: Option<&str>,
+        error: Option<&str>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE job SET status = ?, stop_reason = ?, progress_step = ?, result = ?, error = ?, finished_at = ? \
+             WHERE job_seq = ?",
+        )
+        .bind(status.as_str())
+        .bind(stop_reason)
+        .bind(progress_step)
+        .bind(result)
+        .bind(error)
+        .bind(now())
+        .bind(seq)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Deletes a finished job and its history. Returns the job as it was, or `None` if it is
+    /// still queued or running (and so was not deleted).
+    pub async fn delete_finished_job(&self, job_id: &str) -> Result<Option<JobRow>, StoreError> {
+        let job = self.get_job(job_id).await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let deleted = sqlx::query(
+            "DELETE FROM job WHERE job_seq = ? AND status IN ('succeeded', 'failed', 'cancelled')",
+        )
+        .bind(job.seq)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if deleted == 1 {
+            sqlx::query("DELETE FROM step WHERE job_seq = ?")
+                .bind(job.seq)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok((deleted == 1).then_some(job))
+    }
+
+    /// Marks jobs left `running` by a process that died as failed with stop_reason
+    /// `interrupted`. Returns how many there were.
+    pub async fn fail_interrupted_jobs(&self) -> Result<u64, StoreError> {
+        let error = serde_json::json!({
+            "message": "the server stopped while this job was running"
+        })
+        .to_string();
+        let done = sqlx::query(
+            "UPDATE job SET status = 'failed', stop_reason = 'interrupted', error = ?, finished_at = ? \
+             WHERE status = 'running'",
+        )
+        .bind(error)
+        .bind(now())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+}

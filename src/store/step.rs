@@ -1,0 +1,237 @@
+//! The `step` table: step histories, written in batches and read by keyset.
+
+use sqlx::sqlite::SqliteRow;
+use sqlx::{QueryBuilder, Row, Sqlite};
+
+use super::{Store, StoreError};
+
+/// Rows per multi-row INSERT: 1000 rows × 7 columns stays well under SQLite's limit of
+/// 32 766 bound variables.
+const ROWS_PER_INSERT: usize = 1000;
+
+/// A batch of step records of one job, columnar so that filling it allocates nothing per step.
+#[derive(Debug, Clone, Default)]
+pub struct StepBatch {
+    /// Step numbers k.
+    pub steps: Vec<i64>,
+    /// f(x_k).
+    pub loss: Vec<f64>,
+    /// ‖∇f(x_k)‖₂.
+    pub grad_norm: Vec<f64>,
+    /// lr of the update from x_k.
+    pub lr: Vec<f64>,
+    /// Momentum / β1 when a schedule cycles it.
+    pub momentum: Vec<Option<f64>>,
+    /// x_k of every row, concatenated as little-endian f64 bytes; empty when params are not
+    /// recorded.
+    pub params: Vec<u8>,
+    /// The number of parameters per row (0 when params are not recorded).
+    pub dim: usize,
+}
+
+impl StepBatch {
+    /// An empty batch with room for `rows` rows of `dim` params (dim 0: no params).
+    pub fn with_capacity(rows: usize, dim: usize) -> Self {
+        Self {
+            steps: Vec::with_capacity(rows),
+            loss: Vec::with_capacity(rows),
+            grad_norm: Vec::with_capacity(rows),
+            lr: Vec::with_capacity(rows),
+            momentum: Vec::with_capacity(rows),
+            params: Vec::with_capacity(rows * dim * 8),
+            dim,
+        }
+    }
+
+    /// Appends one record; `params` is ignored when the batch records none.
+    pub fn push(
+        &mut self,
+        step: i64,
+        loss: f64,
+        grad_norm: f64,
+        lr: f64,
+        momentum: Option<f64>,
+        params: &[f64],
+    ) {
+        self.steps.push(step);
+        self.loss.push(loss);
+        self.grad_norm.push(grad_norm);
+        self.lr.push(lr);
+        self.momentum.push(momentum);
+        if self.dim > 0 {
+            for p in params {
+                self.params.extend_from_slice(&p.to_le_bytes());
+            }
+        }
+    }
+
+    /// The number of rows.
+    pub fn len(&self) -> usize {
+        self.steps.len()
+    }
+
+    /// True when there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.steps.is_empty()
+    }
+
+    /// The last step number, if any.
+    pub fn last_step(&self) -> Option<i64> {
+        self.steps.last().copied()
+    }
+
+    fn params_of(&self, row: usize) -> Option<&[u8]> {
+        (self.dim > 0).then(|| &self.params[row * self.dim * 8..(row + 1) * self.dim * 8])
+    }
+}
+
+/// One stored step record, as read back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepRow {
+    /// k.
+    pub step: i64,
+    /// f(x_k); NaN is stored as NULL and read back as NaN.
+    pub loss: f64,
+    /// ‖∇f(x_k)‖₂.
+    pub grad_norm: f64,
+    /// The lr of the update from x_k.
+    pub lr: f64,
+    /// Momentum / β1 when cycled.
+    pub momentum: Option<f64>,
+    /// x_k, when recorded and asked for.
+    pub params: Option<Vec<f64>>,
+}
+
+/// SQLite cannot store NaN (it turns it into NULL); make that explicit both ways.
+fn nan_to_null(v: f64) -> Option<f64> {
+    (!v.is_nan()).then_some(v)
+}
+
+fn step_from_row(row: &SqliteRow) -> Result<StepRow, StoreError> {
+    let params: Option<Vec<u8>> = row.try_get("params")?;
+    let params = params
+        .map(|bytes| {
+            if bytes.len() % 8 != 0 {
+                return Err(StoreError::Corrupt("params blob length".into()));
+            }
+            Ok(bytes
+                .chunks_exact(8)
+                .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")))
+                .collect())
+        })
+        .transpose()?;
+    let real = |name: &str| -> Result<f64, StoreError> {
+        Ok(row.try_get::<Option<f64>, _>(name)?.unwrap_or(f64::NAN))
+    };
+    Ok(StepRow {
+        step: row.try_get("step")?,
+        loss: real("loss")?,
+        grad_norm: real("grad_norm")?,
+        lr: real("lr")?,
+        momentum: row.try_get("momentum")?,
+        params,
+    })
+}
+
+impl Store {
+    /// Stores a batch of records of job `seq` and moves the job's progress to its last step,
+    /// in one `BEGIN IMMEDIATE` transaction of multi-row INSERTs.
+    pub async fn insert_steps(&self, seq: i64, batch: &StepBatch) -> Result<(), StoreError> {
+        let Some(last) = batch.last_step() else {
+            return Ok(());
+        };
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut start = 0;
+        while start < batch.len() {
+            let end = (start + ROWS_PER_INSERT).min(batch.len());
+            let mut insert: QueryBuilder<'_, Sqlite> = QueryBuilder::new(
+                "INSERT INTO step (job_seq, step, loss, grad_norm, lr, momentum, params) ",
+            );
+            insert.push_values(start..end, |mut row, i| {
+                row.push_bind(seq)
+                    .push_bind(batch.steps[i])
+                    .push_bind(nan_to_null(batch.loss[i]))
+                    .push_bind(nan_to_null(batch.grad_norm[i]))
+                    .push_bind(nan_to_null(batch.lr[i]))
+                    .push_bind(batch.momentum[i].and_then(nan_to_null))
+                    .push_bind(batch.params_of(i));
+            });
+            insert.build().execute(&mut *tx).await?;
+            start = end;
+        }
+        sqlx::query("UPDATE job SET progress_step = ? WHERE job_seq = ?")
+            .bind(last)
+            .bind(seq)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Reads up to `limit` records of job `seq` with step > `after_step`, in step order.
+    pub async fn list_steps(
+        &self,
+        seq: i64,
+        after_step: i64,
+        limit: i64,
+        with_params: bool,
+    ) -> Result<Vec<StepRow>, StoreError> {
+        let params = if with_params {
+            "params"
+        } else {
+            "NULL AS params"
+        };
+        let rows = sqlx::query(&format!(
+            "SELECT step, loss, grad_norm, lr, momentum, {params} FROM step \
+             WHERE job_seq = ? AND step > ? ORDER BY step LIMIT ?"
+        ))
+        .bind(seq)
+        .bind(after_step)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(step_from_row).collect()
+    }
+
+    /// The number of records of job `seq` with step > `after_step`.
+    pub async fn count_steps(&self, seq: i64, after_step: i64) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT COUNT(*) FROM step WHERE job_seq = ? AND step > ?")
+                .bind(seq)
+                .bind(after_step)
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Reads the records at the given ranks (0-based positions in step order among the records
+    /// with step > `after_step`): an evenly thinned view of a long history.
+    pub async fn list_steps_at_ranks(
+        &self,
+        seq: i64,
+        after_step: i64,
+        ranks: &[i64],
+        with_params: bool,
+    ) -> Result<Vec<StepRow>, StoreError> {
+        let params = if with_params {
+            "params"
+        } else {
+            "NULL AS params"
+        };
+        let ranks = serde_json::to_string(ranks).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let rows = sqlx::query(&format!(
+            "WITH ranked AS ( \
+               SELECT step, loss, grad_norm, lr, momentum, params, \
+                      ROW_NUMBER() OVER (ORDER BY step) - 1 AS rank \
+               FROM step WHERE job_seq = ? AND step > ?) \
+             SELECT step, loss, grad_norm, lr, momentum, {params} FROM ranked \
+             WHERE rank IN (SELECT value FROM json_each(?)) ORDER BY step"
+        ))
+        .bind(seq)
+        .bind(after_step)
+        .bind(ranks)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(step_from_row).collect()
+    }
+}
