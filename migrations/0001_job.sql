@@ -31,6 +31,7 @@ CREATE TABLE step (
     grad_norm REAL,
     lr        REAL,
     momentum  REAL,
+    evaluations INTEGER NOT NULL DEFAULT 0,
     params    BLOB,
     PRIMARY KEY (job_seq, step)
 ) WITHOUT ROWID;

@@ -37,6 +37,7 @@ struct PendingRecord {
     grad_norm: f64,
     lr: f64,
     momentum: Option<f64>,
+    evaluations: u64,
 }
 
 impl Recorder {
@@ -72,14 +73,15 @@ impl Recorder {
     /// when the writer went away (the history is incomplete).
     pub fn finish(mut self) -> bool {
         if let Some(p) = self.pending.take() {
-            self.batch.push(
-                p.step as i64,
-                p.loss,
-                p.grad_norm,
-                p.lr,
-                p.momentum,
-                &self.pending_params,
-            );
+            self.batch.push(&StepRecord {
+                step: p.step,
+                loss: p.loss,
+                grad_norm: p.grad_norm,
+                lr: p.lr,
+                momentum: p.momentum,
+                params: &self.pending_params,
+                evaluations: p.evaluations,
+            });
         }
         self.flush();
         !self.closed
@@ -89,14 +91,7 @@ impl Recorder {
 impl Observer for Recorder {
     fn on_step(&mut self, r: &StepRecord<'_>) -> bool {
         if r.step % self.every == 0 {
-            self.batch.push(
-                r.step as i64,
-                r.loss,
-                r.grad_norm,
-                r.lr,
-                r.momentum,
-                r.params,
-            );
+            self.batch.push(r);
             self.pending = None;
             if self.batch.len() >= BATCH_ROWS || self.last_flush.elapsed() >= FLUSH_INTERVAL {
                 self.flush();
@@ -108,6 +103,7 @@ impl Observer for Recorder {
                 grad_norm: r.grad_norm,
                 lr: r.lr,
                 momentum: r.momentum,
+                evaluations: r.evaluations,
             });
             if self.dim > 0 {
                 self.pending_params.copy_from_slice(r.params);

@@ -3,11 +3,14 @@
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite};
 
+use saddle_numeric::StepRecord;
+
 use super::{Store, StoreError};
 
-/// Rows per multi-row INSERT: 1000 rows × 7 columns stays well under SQLite's limit of
+/// Rows per multi-row INSERT: 1000 rows × 8 columns stays well under SQLite's limit of
 /// 32 766 bound variables.
 const ROWS_PER_INSERT: usize = 1000;
+const STEP_COLUMNS: &str = "step, loss, grad_norm, lr, momentum, evaluations";
 
 /// A batch of step records of one job, columnar so that filling it allocates nothing per step.
 #[derive(Debug, Clone, Default)]
@@ -22,6 +25,8 @@ pub struct StepBatch {
     pub lr: Vec<f64>,
     /// Momentum / β1 when a schedule cycles it.
     pub momentum: Vec<Option<f64>>,
+    /// Cumulative objective evaluations at each record.
+    pub evaluations: Vec<i64>,
     /// x_k of every row, concatenated as little-endian f64 bytes; empty when params are not
     /// recorded.
     pub params: Vec<u8>,
@@ -38,26 +43,21 @@ impl StepBatch {
             grad_norm: Vec::with_capacity(rows),
             lr: Vec::with_capacity(rows),
             momentum: Vec::with_capacity(rows),
+            evaluations: Vec::with_capacity(rows),
             params: Vec::with_capacity(rows * dim * 8),
             dim,
         }
     }
 
     /// Appends one record; `params` is ignored when the batch records none.
-    pub fn push(
-        &mut self,
-        step: i64,
-        loss: f64,
-        grad_norm: f64,
-        lr: f64,
-        momentum: Option<f64>,
-        params: &[f64],
-    ) {
-        self.steps.push(step);
-        self.loss.push(loss);
-        self.grad_norm.push(grad_norm);
-        self.lr.push(lr);
-        self.momentum.push(momentum);
+    pub fn push(&mut self, record: &StepRecord<'_>) {
+        self.steps.push(record.step as i64);
+        self.loss.push(record.loss);
+        self.grad_norm.push(record.grad_norm);
+        self.lr.push(record.lr);
+        self.momentum.push(record.momentum);
+        self.evaluations.push(record.evaluations as i64);
+        let params = record.params;
         if self.dim > 0 {
             for p in params {
                 self.params.extend_from_slice(&p.to_le_bytes());
@@ -98,6 +98,8 @@ pub struct StepRow {
     pub lr: f64,
     /// Momentum / β1 when cycled.
     pub momentum: Option<f64>,
+    /// Cumulative objective evaluations at this record.
+    pub evaluations: i64,
     /// x_k, when recorded and asked for.
     pub params: Option<Vec<f64>>,
 }
@@ -129,6 +131,7 @@ fn step_from_row(row: &SqliteRow) -> Result<StepRow, StoreError> {
         grad_norm: real("grad_norm")?,
         lr: real("lr")?,
         momentum: row.try_get("momentum")?,
+        evaluations: row.try_get("evaluations")?,
         params,
     })
 }
@@ -145,7 +148,7 @@ impl Store {
         while start < batch.len() {
             let end = (start + ROWS_PER_INSERT).min(batch.len());
             let mut insert: QueryBuilder<'_, Sqlite> = QueryBuilder::new(
-                "INSERT INTO step (job_seq, step, loss, grad_norm, lr, momentum, params) ",
+                "INSERT INTO step (job_seq, step, loss, grad_norm, lr, momentum, evaluations, params) ",
             );
             insert.push_values(start..end, |mut row, i| {
                 row.push_bind(seq)
@@ -154,6 +157,7 @@ impl Store {
                     .push_bind(nan_to_null(batch.grad_norm[i]))
                     .push_bind(nan_to_null(batch.lr[i]))
                     .push_bind(batch.momentum[i].and_then(nan_to_null))
+                    .push_bind(batch.evaluations[i])
                     .push_bind(batch.params_of(i));
             });
             insert.build().execute(&mut *tx).await?;
@@ -182,7 +186,7 @@ impl Store {
             "NULL AS params"
         };
         let rows = sqlx::query(&format!(
-            "SELECT step, loss, grad_norm, lr, momentum, {params} FROM step \
+            "SELECT {STEP_COLUMNS}, {params} FROM step \
              WHERE job_seq = ? AND step > ? ORDER BY step LIMIT ?"
         ))
         .bind(seq)
@@ -221,10 +225,10 @@ impl Store {
         let ranks = serde_json::to_string(ranks).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let rows = sqlx::query(&format!(
             "WITH ranked AS ( \
-               SELECT step, loss, grad_norm, lr, momentum, params, \
+               SELECT {STEP_COLUMNS}, params, \
                       ROW_NUMBER() OVER (ORDER BY step) - 1 AS rank \
                FROM step WHERE job_seq = ? AND step > ?) \
-             SELECT step, loss, grad_norm, lr, momentum, {params} FROM ranked \
+             SELECT {STEP_COLUMNS}, {params} FROM ranked \
              WHERE rank IN (SELECT value FROM json_each(?)) ORDER BY step"
         ))
         .bind(seq)

@@ -132,6 +132,9 @@ pub struct StepRecord<'a> {
     pub momentum: Option<f64>,
     /// x_k.
     pub params: &'a [f64],
+    /// Objective evaluations made so far, this record's included (L-BFGS and line searches
+    /// make several per step).
+    pub evaluations: u64,
 }
 
 /// Receives every record as the run makes it. Returning `false` asks the run to stop as
@@ -264,6 +267,7 @@ impl<'c> Executor<'c> {
                 lr,
                 momentum,
                 params: &x,
+                evaluations,
             };
             let keep_going = observer.on_step(&record);
             if loss < best_loss {
