@@ -23,7 +23,9 @@ pub struct HealthResponse {
     tag = "service",
     responses(
         (status = 200, description = "The server and its database answer", body = HealthResponse),
-        (status = 500, description = "The database does not answer", body = Problem, content_type = "application/problem+json")
+        (status = 500, description = "The database does not answer", body = Problem, content_type = "application/problem+json",
+         example = json!({"type": "urn:saddle:problem:internal", "title": "Internal server error", "status": 500,
+                          "detail": "The server failed to handle the request; it has been logged."}))
     )
 )]
 pub async fn healthz(State(state): State<AppState>) -> Result<Json<HealthResponse>, ApiError> {

@@ -20,7 +20,7 @@ use crate::store::{StepRow, Store};
 
 /// One record of the history: it describes the iterate x_k.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-#[schema(example = json!({"step": 0, "loss": 12.5, "grad_norm": 1025.7, "lr": 0.05, "params": [-1.5, 2.0]}))]
+#[schema(example = json!({"step": 0, "loss": 12.5, "grad_norm": 162.86, "lr": 0.05, "evaluations": 1, "params": [-1.5, 2.0]}))]
 pub struct StepView {
     /// k; record 0 is the starting point.
     pub step: i64,
@@ -37,6 +37,10 @@ pub struct StepView {
     /// The momentum / β1 of that update, when a schedule cycles it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub momentum: Option<Float>,
+    /// Objective evaluations made up to and including this record (L-BFGS and line searches
+    /// make several per step).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evaluations: Option<i64>,
     /// x_k, when recorded and asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub params: Option<Vec<Float>>,
@@ -44,7 +48,7 @@ pub struct StepView {
 
 /// A page of the history.
 #[derive(Debug, Serialize, ToSchema)]
-#[schema(example = json!({"steps": [{"step": 0, "loss": 12.5, "grad_norm": 1025.7, "lr": 0.05, "params": [-1.5, 2.0]}], "next_page_token": null}))]
+#[schema(example = json!({"steps": [{"step": 0, "loss": 12.5, "grad_norm": 162.86, "lr": 0.05, "evaluations": 1, "params": [-1.5, 2.0]}], "next_page_token": null}))]
 pub struct StepPageResponse {
     /// Records in step order.
     pub steps: Vec<StepView>,
@@ -81,7 +85,7 @@ pub struct ListStepsQuery {
     /// with the first and the latest.
     pub max_points: Option<i64>,
     /// Comma-separated fields to return besides `step`: any of loss, grad_norm, lr,
-    /// momentum, params (default: all).
+    /// momentum, evaluations, params (default: all).
     pub fields: Option<String>,
     /// json, csv or ndjson; overrides the Accept header.
     pub format: Option<StepFormat>,
@@ -99,6 +103,7 @@ struct Fields {
     grad_norm: bool,
     lr: bool,
     momentum: bool,
+    evaluations: bool,
     params: bool,
 }
 
@@ -110,6 +115,7 @@ impl Fields {
                 grad_norm: true,
                 lr: true,
                 momentum: true,
+                evaluations: true,
                 params: true,
             });
         };
@@ -118,6 +124,7 @@ impl Fields {
             grad_norm: false,
             lr: false,
             momentum: false,
+            evaluations: false,
             params: false,
         };
         for name in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
@@ -127,11 +134,12 @@ impl Fields {
                 "grad_norm" => f.grad_norm = true,
                 "lr" => f.lr = true,
                 "momentum" => f.momentum = true,
+                "evaluations" => f.evaluations = true,
                 "params" => f.params = true,
                 other => {
                     return Err(ApiError::bad_parameter(
                         "fields",
-                        format!("unknown field `{other}`; choose from step, loss, grad_norm, lr, momentum, params"),
+                        format!("unknown field `{other}`; choose from step, loss, grad_norm, lr, momentum, evaluations, params"),
                     ))
                 }
             }
@@ -145,6 +153,7 @@ impl Fields {
             loss: self.loss.then_some(Float(row.loss)),
             grad_norm: self.grad_norm.then_some(Float(row.grad_norm)),
             lr: self.lr.then_some(Float(row.lr)),
+            evaluations: self.evaluations.then_some(row.evaluations),
             momentum: if self.momentum {
                 row.momentum.map(Float)
             } else {
@@ -199,8 +208,8 @@ fn negotiate(format: Option<StepFormat>, headers: &HeaderMap) -> Result<StepForm
     responses(
         (status = 200, description = "A page of the history", content(
             (StepPageResponse = "application/json"),
-            (String = "text/csv", example = "step,loss,grad_norm,lr,param_0,param_1\n0,12.5,1025.7,0.05,-1.5,2\n"),
-            (String = "application/x-ndjson", example = "{\"step\":0,\"loss\":12.5,\"grad_norm\":1025.7,\"lr\":0.05,\"params\":[-1.5,2.0]}\n")
+            (String = "text/csv", example = "step,loss,grad_norm,lr,momentum,evaluations,param_0,param_1\n0,12.5,162.86,0.05,,1,-1.5,2.0\n"),
+            (String = "application/x-ndjson", example = "{\"step\":0,\"loss\":12.5,\"grad_norm\":162.86,\"lr\":0.05,\"evaluations\":1,\"params\":[-1.5,2.0]}\n")
         )),
         (status = 400, description = "A query parameter is not valid (e.g. a tampered page token)", body = Problem, content_type = "application/problem+json",
          example = json!({"type": "urn:saddle:problem:bad-parameter", "title": "A parameter of the request is not valid", "status": 400,
@@ -441,6 +450,9 @@ fn csv_header(out: &mut String, fields: Fields, dim: usize) {
             out.push_str(name);
         }
     }
+    if fields.evaluations {
+        out.push_str(",evaluations");
+    }
     if fields.params {
         for i in 0..dim {
             let _ = write!(out, ",param_{i}");
@@ -463,6 +475,9 @@ fn csv_row(out: &mut String, fields: Fields, row: &StepRow) {
                 csv_float(out, v);
             }
         }
+    }
+    if fields.evaluations {
+        let _ = write!(out, ",{}", row.evaluations);
     }
     if fields.params {
         for p in row.params.iter().flatten() {

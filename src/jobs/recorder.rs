@@ -90,7 +90,7 @@ impl Recorder {
 
 impl Observer for Recorder {
     fn on_step(&mut self, r: &StepRecord<'_>) -> bool {
-        if r.step % self.every == 0 {
+        if r.step.is_multiple_of(self.every) {
             self.batch.push(r);
             self.pending = None;
             if self.batch.len() >= BATCH_ROWS || self.last_flush.elapsed() >= FLUSH_INTERVAL {
@@ -108,7 +108,7 @@ impl Observer for Recorder {
             if self.dim > 0 {
                 self.pending_params.copy_from_slice(r.params);
             }
-            if r.step % 1024 == 0 && self.last_flush.elapsed() >= FLUSH_INTERVAL {
+            if r.step.is_multiple_of(1024) && self.last_flush.elapsed() >= FLUSH_INTERVAL {
                 self.flush();
             }
         }

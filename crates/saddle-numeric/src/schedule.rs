@@ -39,6 +39,7 @@ pub enum ScheduleConfig {
 /// The constant schedule has no parameters.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({})))]
 #[serde(deny_unknown_fields)]
 pub struct ConstantConfig {}
 

@@ -1,0 +1,8 @@
+//! Integration tests: the real server on a random port with a temporary database, over HTTP.
+
+mod errors;
+mod helpers;
+mod jobs;
+mod openapi;
+mod reference;
+mod steps;
