@@ -60,9 +60,74 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(health::healthz))
 }
 
+/// The tagged unions of the API and their tag fields: each becomes a `oneOf` with a
+/// `discriminator`, so generated SDKs get real types.
+const TAGGED_UNIONS: &[(&str, &str)] = &[
+    ("ProblemConfig", "kind"),
+    ("OptimizerConfig", "name"),
+    ("ScheduleConfig", "name"),
+];
+
 /// The OpenAPI document generated from the handlers.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    api_router().split_for_parts().1
+    with_discriminators(api_router().split_for_parts().1)
+}
+
+/// utoipa writes a serde-tagged enum as `oneOf: [allOf: [$ref Variant, {tag: enum [v]}]]`,
+/// which has no `discriminator`. Move the tag property into each variant's schema and
+/// reference the variants directly under a `discriminator` with an explicit mapping.
+fn with_discriminators(spec: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    let mut doc = serde_json::to_value(&spec).expect("the spec serializes");
+    for (union, tag) in TAGGED_UNIONS {
+        let Some(items) = doc["components"]["schemas"][*union]["oneOf"]
+            .as_array()
+            .cloned()
+        else {
+            continue;
+        };
+        let mut refs = Vec::new();
+        let mut mapping = serde_json::Map::new();
+        for item in items {
+            let parts = item["allOf"].as_array().cloned().unwrap_or_default();
+            let reference = parts
+                .iter()
+                .find_map(|p| p["$ref"].as_str().map(String::from));
+            let tag_schema = parts.iter().find(|p| p["properties"][*tag].is_object());
+            let (Some(reference), Some(tag_schema)) = (reference, tag_schema) else {
+                refs.push(item);
+                continue;
+            };
+            let value = tag_schema["properties"][*tag]["enum"][0].clone();
+            let name = reference
+                .trim_start_matches("#/components/schemas/")
+                .to_string();
+            let variant = &mut doc["components"]["schemas"][&name];
+            if let Some(properties) = variant["properties"].as_object_mut() {
+                let mut with_tag = serde_json::Map::new();
+                with_tag.insert(tag.to_string(), tag_schema["properties"][*tag].clone());
+                with_tag.extend(std::mem::take(properties));
+                *properties = with_tag;
+            } else {
+                variant["type"] = serde_json::json!("object");
+                variant["properties"] = serde_json::json!({ *tag: tag_schema["properties"][*tag] });
+            }
+            match variant["required"].as_array_mut() {
+                Some(required) => required.insert(0, serde_json::json!(tag)),
+                None => variant["required"] = serde_json::json!([tag]),
+            }
+            if let Some(example) = variant["example"].as_object_mut() {
+                example.insert(tag.to_string(), value.clone());
+            }
+            if let Some(value) = value.as_str() {
+                mapping.insert(value.to_string(), serde_json::json!(reference));
+            }
+            refs.push(serde_json::json!({ "$ref": reference }));
+        }
+        let schema = &mut doc["components"]["schemas"][*union];
+        schema["oneOf"] = serde_json::Value::Array(refs);
+        schema["discriminator"] = serde_json::json!({ "propertyName": tag, "mapping": mapping });
+    }
+    serde_json::from_value(doc).expect("the rewritten spec is still an OpenAPI document")
 }
 
 /// The OpenAPI document as pretty JSON, as committed in openapi/openapi.json.
@@ -73,6 +138,7 @@ pub fn openapi_json() -> String {
 /// The whole application: API routes, the spec at /openapi.json and the docs at /docs.
 pub fn app(state: AppState, max_body_bytes: usize) -> Router {
     let (router, spec) = api_router().split_for_parts();
+    let spec = with_discriminators(spec);
     let spec_json = spec.to_pretty_json().expect("the spec serializes");
     router
         .route(

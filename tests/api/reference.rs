@@ -58,28 +58,20 @@ struct Offer {
     schedules: Vec<String>,
 }
 
-fn tags_of(spec: &Value, schema: &str, tag: &str) -> Vec<String> {
-    spec["components"]["schemas"][schema]["oneOf"]
-        .as_array()
-        .map(|variants| {
-            variants
-                .iter()
-                .filter_map(|v| {
-                    let find =
-                        |s: &Value| s["properties"][tag]["enum"][0].as_str().map(String::from);
-                    find(v).or_else(|| v["allOf"].as_array()?.iter().find_map(find))
-                })
-                .collect()
-        })
+/// The tag values of a discriminated union in the spec.
+fn tags_of(spec: &Value, schema: &str) -> Vec<String> {
+    spec["components"]["schemas"][schema]["discriminator"]["mapping"]
+        .as_object()
+        .map(|mapping| mapping.keys().cloned().collect())
         .unwrap_or_default()
 }
 
 fn offer() -> Offer {
     let spec: Value = serde_json::from_str(&saddle::http::openapi_json()).unwrap();
     Offer {
-        problem_kinds: tags_of(&spec, "ProblemConfig", "kind"),
-        optimizers: tags_of(&spec, "OptimizerConfig", "name"),
-        schedules: tags_of(&spec, "ScheduleConfig", "name"),
+        problem_kinds: tags_of(&spec, "ProblemConfig"),
+        optimizers: tags_of(&spec, "OptimizerConfig"),
+        schedules: tags_of(&spec, "ScheduleConfig"),
     }
 }
 
