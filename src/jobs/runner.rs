@@ -36,6 +36,8 @@ struct Inner {
     /// Cancel flags of the jobs running in this process, by job_seq.
     running: Mutex<HashMap<i64, Arc<AtomicBool>>>,
     shutdown: watch::Sender<bool>,
+    /// Woken whenever a job of this process finishes.
+    finished: Notify,
 }
 
 impl JobRunner {
@@ -49,6 +51,7 @@ impl JobRunner {
                 wake: Notify::new(),
                 running: Mutex::new(HashMap::new()),
                 shutdown,
+                finished: Notify::new(),
             }),
         };
         let handles = (0..workers)
@@ -192,6 +195,22 @@ impl JobRunner {
             .await
         {
             tracing::error!(job_id = %job.job_id, error = %e, "could not record the end of a job");
+        }
+        self.inner.finished.notify_waiters();
+    }
+
+    /// Waits until the job has finished (run by this process) and returns it.
+    pub async fn wait_finished(&self, job_id: &str) -> Result<JobRow, JobsError> {
+        loop {
+            let notified = self.inner.finished.notified();
+            tokio::pin!(notified);
+            // Register before looking, so a finish between the look and the wait is not missed.
+            notified.as_mut().enable();
+            let job = self.inner.store.get_job(job_id).await?;
+            if job.status.is_finished() {
+                return Ok(job);
+            }
+            notified.await;
         }
     }
 
