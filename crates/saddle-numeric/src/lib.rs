@@ -5,6 +5,7 @@
 //! so the same code serves the job runner, the benchmarks and anyone embedding the crate.
 
 pub mod builtin;
+pub mod catalogue;
 pub mod clip;
 pub mod error;
 pub mod executor;

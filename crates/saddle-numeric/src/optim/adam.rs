@@ -173,3 +173,57 @@ impl Optimizer for Adam {
         Ok(())
     }
 }
+
+/// Hyperparameters of AdamW (torch.optim.AdamW; Loshchilov & Hutter, "Decoupled Weight
+/// Decay Regularization", ICLR 2019) under torch's names and defaults.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"lr": 0.001, "weight_decay": 0.01})))]
+#[serde(default, deny_unknown_fields)]
+pub struct AdamwConfig {
+    /// Learning rate (default 1e-3), ≥ 0.
+    pub lr: f64,
+    /// Coefficients (β1, β2) as in Adam (default [0.9, 0.999]), each in [0, 1).
+    pub betas: [f64; 2],
+    /// Term added to the denominator after bias correction (default 1e-8), ≥ 0.
+    pub eps: f64,
+    /// Decoupled weight decay: x ← x·(1 − lr·wd) before the update (default 1e-2), ≥ 0.
+    pub weight_decay: f64,
+    /// Use the AMSGrad variant (default false).
+    pub amsgrad: bool,
+    /// Maximize the objective instead of minimizing it (default false).
+    pub maximize: bool,
+}
+
+impl Default for AdamwConfig {
+    fn default() -> Self {
+        Self {
+            lr: 1e-3,
+            betas: [0.9, 0.999],
+            eps: 1e-8,
+            weight_decay: 1e-2,
+            amsgrad: false,
+            maximize: false,
+        }
+    }
+}
+
+impl AdamwConfig {
+    /// The equivalent Adam configuration (torch's AdamW is Adam with decoupled decay).
+    pub fn to_adam(&self) -> AdamConfig {
+        AdamConfig {
+            lr: self.lr,
+            betas: self.betas,
+            eps: self.eps,
+            weight_decay: self.weight_decay,
+            amsgrad: self.amsgrad,
+            maximize: self.maximize,
+            decoupled_weight_decay: true,
+        }
+    }
+
+    /// torch's checks, as for Adam.
+    pub fn validate(&self) -> Result<(), InvalidConfig> {
+        self.to_adam().validate()
+    }
+}
