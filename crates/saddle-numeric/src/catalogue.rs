@@ -140,3 +140,21 @@ where
         );
     }
 }
+
+#[cfg(all(test, feature = "openapi"))]
+mod openapi_tests {
+    use utoipa::{PartialSchema, ToSchema};
+
+    #[test]
+    fn the_recursive_configs_and_catalogue_types_produce_openapi_schemas() {
+        let mut schemas = Vec::new();
+        crate::optim::OptimizerConfig::schemas(&mut schemas);
+        crate::schedule::ScheduleConfig::schemas(&mut schemas);
+        let optimizer = serde_json::to_value(crate::optim::OptimizerConfig::schema()).unwrap();
+        assert!(optimizer.to_string().contains("lookahead"));
+        let schedule = serde_json::to_value(crate::schedule::ScheduleConfig::schema()).unwrap();
+        assert!(schedule.to_string().contains("reduce_on_plateau"));
+        let entry = serde_json::to_value(super::CatalogueEntry::schema()).unwrap();
+        assert!(entry.to_string().contains("hyperparameters"));
+    }
+}

@@ -8,31 +8,45 @@
 // formulas do, and the bounds checks are hoisted by the slice-length asserts.
 #![allow(clippy::needless_range_loop)]
 
+mod adabelief;
 mod adadelta;
 mod adagrad;
 mod adam;
 mod adamax;
+mod armijo;
 mod asgd;
+mod catalogue;
+mod lamb;
 mod lbfgs;
+mod lion;
+mod lookahead;
 mod nadam;
 mod radam;
 mod rmsprop;
 mod rprop;
 mod sgd;
+mod yogi;
 
 use serde::{Deserialize, Serialize};
 
+pub use adabelief::{Adabelief, AdabeliefConfig};
 pub use adadelta::{Adadelta, AdadeltaConfig};
 pub use adagrad::{Adagrad, AdagradConfig};
 pub use adam::{Adam, AdamConfig, AdamwConfig};
 pub use adamax::{Adamax, AdamaxConfig};
+pub use armijo::{GdArmijo, GdArmijoConfig};
 pub use asgd::{Asgd, AsgdConfig};
+pub use catalogue::catalogue;
+pub use lamb::{Lamb, LambConfig};
 pub use lbfgs::{cubic_interpolate, Lbfgs, LbfgsConfig, LineSearchFn};
+pub use lion::{Lion, LionConfig};
+pub use lookahead::{Lookahead, LookaheadConfig};
 pub use nadam::{Nadam, NadamConfig};
 pub use radam::{Radam, RadamConfig};
 pub use rmsprop::{Rmsprop, RmspropConfig};
 pub use rprop::{Rprop, RpropConfig};
 pub use sgd::{Sgd, SgdConfig};
+pub use yogi::{Yogi, YogiConfig};
 
 use crate::error::{check_half_open, InvalidConfig};
 use crate::problem::Objective;
@@ -96,6 +110,18 @@ pub enum OptimizerConfig {
     Asgd(AsgdConfig),
     /// L-BFGS (torch.optim.LBFGS), Liu & Nocedal 1989.
     Lbfgs(LbfgsConfig),
+    /// Lion, Chen et al. 2023.
+    Lion(LionConfig),
+    /// AdaBelief, Zhuang et al. 2020.
+    Adabelief(AdabeliefConfig),
+    /// Yogi, Zaheer et al. 2018.
+    Yogi(YogiConfig),
+    /// LAMB, You et al. 2020.
+    Lamb(LambConfig),
+    /// Lookahead around another optimizer, Zhang et al. 2019.
+    Lookahead(LookaheadConfig),
+    /// Gradient descent with backtracking Armijo line search, Armijo 1966.
+    GdArmijo(GdArmijoConfig),
 }
 
 impl OptimizerConfig {
@@ -114,6 +140,12 @@ impl OptimizerConfig {
             OptimizerConfig::Rprop(c) => c.validate(),
             OptimizerConfig::Asgd(c) => c.validate(),
             OptimizerConfig::Lbfgs(c) => c.validate(),
+            OptimizerConfig::Lion(c) => c.validate(),
+            OptimizerConfig::Adabelief(c) => c.validate(),
+            OptimizerConfig::Yogi(c) => c.validate(),
+            OptimizerConfig::Lamb(c) => c.validate(),
+            OptimizerConfig::Lookahead(c) => c.validate(),
+            OptimizerConfig::GdArmijo(c) => c.validate(),
         }
     }
 
@@ -132,6 +164,12 @@ impl OptimizerConfig {
             OptimizerConfig::Rprop(c) => Box::new(Rprop::new(c.clone(), dim)),
             OptimizerConfig::Asgd(c) => Box::new(Asgd::new(c.clone(), dim)),
             OptimizerConfig::Lbfgs(c) => Box::new(Lbfgs::new(c.clone(), dim)),
+            OptimizerConfig::Lion(c) => Box::new(Lion::new(c.clone(), dim)),
+            OptimizerConfig::Adabelief(c) => Box::new(Adabelief::new(c.clone(), dim)),
+            OptimizerConfig::Yogi(c) => Box::new(Yogi::new(c.clone(), dim)),
+            OptimizerConfig::Lamb(c) => Box::new(Lamb::new(c.clone(), dim)),
+            OptimizerConfig::Lookahead(c) => Box::new(Lookahead::new(c, dim)),
+            OptimizerConfig::GdArmijo(c) => Box::new(GdArmijo::new(c.clone(), dim)),
         }
     }
 
@@ -150,6 +188,12 @@ impl OptimizerConfig {
             OptimizerConfig::Rprop(c) => c.lr,
             OptimizerConfig::Asgd(c) => c.lr,
             OptimizerConfig::Lbfgs(c) => c.lr,
+            OptimizerConfig::Lion(c) => c.lr,
+            OptimizerConfig::Adabelief(c) => c.lr,
+            OptimizerConfig::Yogi(c) => c.lr,
+            OptimizerConfig::Lamb(c) => c.lr,
+            OptimizerConfig::Lookahead(c) => c.inner.lr(),
+            OptimizerConfig::GdArmijo(c) => c.lr,
         }
     }
 
@@ -168,6 +212,12 @@ impl OptimizerConfig {
             OptimizerConfig::Rprop(_) => "rprop",
             OptimizerConfig::Asgd(_) => "asgd",
             OptimizerConfig::Lbfgs(_) => "lbfgs",
+            OptimizerConfig::Lion(_) => "lion",
+            OptimizerConfig::Adabelief(_) => "adabelief",
+            OptimizerConfig::Yogi(_) => "yogi",
+            OptimizerConfig::Lamb(_) => "lamb",
+            OptimizerConfig::Lookahead(_) => "lookahead",
+            OptimizerConfig::GdArmijo(_) => "gd_armijo",
         }
     }
 }
@@ -202,3 +252,6 @@ pub(crate) fn check_len(name: &str, buf: &[f64], dim: usize) -> Result<(), Inval
         ))
     }
 }
+
+#[cfg(test)]
+mod tests;
