@@ -323,7 +323,8 @@ fn close(a: f64, b: f64, rtol: f64) -> bool {
 }
 
 /// Compares a run against the case's expectations; the first mismatch is the error.
-fn compare(case: &Value, trace: &Trace) -> Result<(), String> {
+/// On success returns the largest |x − x_torch| over all steps and coordinates.
+fn compare(case: &Value, trace: &Trace) -> Result<f64, String> {
     let e = &case["expected"];
     let sens = &case["sensitivity"];
     let loss_rtol = sens["suggested_loss_rtol"].as_f64().ok_or("no loss rtol")?;
@@ -348,9 +349,11 @@ fn compare(case: &Value, trace: &Trace) -> Result<(), String> {
             return Err(format!("lr[{k}] = {} but torch {want}", trace.lr[k]));
         }
     }
+    let mut max_dx: f64 = 0.0;
     for (k, want) in e["x"].as_array().ok_or("no x")?.iter().enumerate() {
         for (i, w) in f64s(want).iter().enumerate() {
             let got = trace.x[k + 1][i];
+            max_dx = max_dx.max((got - w).abs());
             if (got - w).abs() > x_atol {
                 return Err(format!("x[{k}][{i}] = {got} but torch {w}"));
             }
@@ -388,7 +391,7 @@ fn compare(case: &Value, trace: &Trace) -> Result<(), String> {
     if trace.loss.len() != n + 1 {
         return Err(format!("{} records for {n} steps", trace.loss.len()));
     }
-    Ok(())
+    Ok(max_dx)
 }
 
 fn load_cases() -> Vec<(String, Value)> {
@@ -420,7 +423,7 @@ fn every_mappable_reference_case_matches_torch_at_every_step() {
         match map_case(case) {
             Err(why) => unmapped.push(format!("{name}: {why}")),
             Ok(mapped) => match run_case(case, mapped).and_then(|t| compare(case, &t)) {
-                Ok(()) => matched.push(name.clone()),
+                Ok(max_dx) => matched.push(format!("{name} (max |x - x_torch| = {max_dx:.1e})")),
                 Err(why) => failed.push(format!("{name}: {why}")),
             },
         }

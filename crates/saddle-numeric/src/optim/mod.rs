@@ -16,6 +16,7 @@ mod adamax;
 mod armijo;
 mod asgd;
 mod catalogue;
+mod kernels;
 mod lamb;
 mod lbfgs;
 mod lion;
