@@ -26,13 +26,20 @@ thread_local! {
     static FORCE_PORTABLE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
+/// Whether `SADDLE_NUMERIC_PORTABLE` is set (to anything but `0`): the portable loops are
+/// then used even where AVX2 is available, e.g. to measure or rule out the dispatch.
+fn portable_forced() -> bool {
+    static FORCED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *FORCED.get_or_init(|| std::env::var_os("SADDLE_NUMERIC_PORTABLE").is_some_and(|v| v != "0"))
+}
+
 #[inline]
 fn use_avx2() -> bool {
     #[cfg(test)]
     if FORCE_PORTABLE.with(|f| f.get()) {
         return false;
     }
-    has_avx2_fma()
+    has_avx2_fma() && !portable_forced()
 }
 
 /// Loop-invariant coefficients of one Adam step (torch's single-tensor path).
