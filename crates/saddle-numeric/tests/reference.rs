@@ -453,6 +453,170 @@ fn every_mappable_reference_case_matches_torch_at_every_step() {
     assert!(!matched.is_empty(), "no reference case could be run");
 }
 
+/// A minimal evaluator of the reference expressions (`+ - * / ^`, parentheses, numbers,
+/// `x`, `y`, `pi`, `exp`, `cos`, `sin`, `log`, `sqrt`), only to check the hand-written
+/// closures against the case text; the real expression engine lives elsewhere.
+struct ExprEval<'a> {
+    s: &'a [u8],
+    i: usize,
+    x: f64,
+    y: f64,
+}
+
+impl ExprEval<'_> {
+    fn eval(text: &str, x: f64, y: f64) -> f64 {
+        let mut p = ExprEval {
+            s: text.as_bytes(),
+            i: 0,
+            x,
+            y,
+        };
+        let v = p.sum();
+        p.skip();
+        assert_eq!(p.i, p.s.len(), "trailing input in `{text}`");
+        v
+    }
+    fn skip(&mut self) {
+        while self.i < self.s.len() && self.s[self.i] == b' ' {
+            self.i += 1;
+        }
+    }
+    fn eat(&mut self, c: u8) -> bool {
+        self.skip();
+        if self.i < self.s.len() && self.s[self.i] == c {
+            self.i += 1;
+            true
+        } else {
+            false
+        }
+    }
+    fn sum(&mut self) -> f64 {
+        let mut v = self.product();
+        loop {
+            if self.eat(b'+') {
+                v += self.product();
+            } else if self.eat(b'-') {
+                v -= self.product();
+            } else {
+                return v;
+            }
+        }
+    }
+    fn product(&mut self) -> f64 {
+        let mut v = self.unary();
+        loop {
+            if self.eat(b'*') {
+                v *= self.unary();
+            } else if self.eat(b'/') {
+                v /= self.unary();
+            } else {
+                return v;
+            }
+        }
+    }
+    fn unary(&mut self) -> f64 {
+        if self.eat(b'-') {
+            -self.unary()
+        } else {
+            self.power()
+        }
+    }
+    fn power(&mut self) -> f64 {
+        let base = self.atom();
+        if self.eat(b'^') {
+            base.powf(self.unary())
+        } else {
+            base
+        }
+    }
+    fn atom(&mut self) -> f64 {
+        self.skip();
+        if self.eat(b'(') {
+            let v = self.sum();
+            assert!(self.eat(b')'), "missing )");
+            return v;
+        }
+        let start = self.i;
+        let c = self.s[self.i];
+        if c.is_ascii_digit() || c == b'.' {
+            while self.i < self.s.len()
+                && (self.s[self.i].is_ascii_digit() || b".eE".contains(&self.s[self.i]))
+            {
+                self.i += 1;
+            }
+            let text = std::str::from_utf8(&self.s[start..self.i]).unwrap();
+            return text.parse().unwrap();
+        }
+        while self.i < self.s.len() && self.s[self.i].is_ascii_alphanumeric() {
+            self.i += 1;
+        }
+        let name = std::str::from_utf8(&self.s[start..self.i])
+            .unwrap()
+            .to_string();
+        match name.as_str() {
+            "x" => self.x,
+            "y" => self.y,
+            "pi" => std::f64::consts::PI,
+            f => {
+                assert!(self.eat(b'('), "unknown name `{f}`");
+                let a = self.sum();
+                assert!(self.eat(b')'), "missing ) after {f}(");
+                match f {
+                    "exp" => a.exp(),
+                    "cos" => a.cos(),
+                    "sin" => a.sin(),
+                    "log" => a.ln(),
+                    "sqrt" => a.sqrt(),
+                    other => panic!("unknown function `{other}`"),
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn hand_written_closures_agree_with_the_cases_expressions_and_their_finite_differences() {
+    let mut checked = 0;
+    for (name, case) in load_cases() {
+        let problem = &case["problem"];
+        if problem["type"] != json!("expression") {
+            continue;
+        }
+        let Some(f) = expression_table(problem["name"].as_str().unwrap_or("")) else {
+            continue;
+        };
+        let text = problem["expression"].as_str().unwrap();
+        let mut points = vec![f64s(&case["x0"])];
+        for x in case["expected"]["x"].as_array().unwrap().iter().step_by(13) {
+            points.push(f64s(x));
+        }
+        points.push(vec![0.3, -0.7]);
+        for p in points {
+            let (v, g) = f(p[0], p[1]);
+            let e = ExprEval::eval(text, p[0], p[1]);
+            assert!(
+                close(v, e, 1e-12),
+                "{name}: closure {v} vs expression {e} at {p:?}"
+            );
+            // Central differences of the expression text itself.
+            for (i, gi) in g.iter().enumerate() {
+                let h = 1e-6 * p[i].abs().max(1.0);
+                let (mut a, mut b) = (p.clone(), p.clone());
+                a[i] += h;
+                b[i] -= h;
+                let fd = (ExprEval::eval(text, a[0], a[1]) - ExprEval::eval(text, b[0], b[1]))
+                    / (2.0 * h);
+                assert!(
+                    (gi - fd).abs() <= 1e-5 * (1.0 + fd.abs()),
+                    "{name}: d/d{i} closure {gi} vs finite difference of `{text}` {fd} at {p:?}"
+                );
+            }
+        }
+        checked += 1;
+    }
+    assert!(checked > 0, "no expression case was checked");
+}
+
 #[test]
 fn hand_written_expressions_match_finite_differences_and_the_recorded_start() {
     for (name, case) in load_cases() {
@@ -489,6 +653,50 @@ fn hand_written_expressions_match_finite_differences_and_the_recorded_start() {
             }
         }
     }
+}
+
+#[test]
+fn every_reference_scheduler_reproduces_torchs_lr_sequence_whatever_the_problem() {
+    // The lr of these schedules does not depend on the objective, so even cases whose
+    // problem cannot be mapped yet check the schedule against torch.
+    let mut checked = 0;
+    for (name, case) in load_cases() {
+        let Ok(Some(config)) = map_schedule(&case) else {
+            continue;
+        };
+        let Ok(optimizer) = map_optimizer(&case) else {
+            continue;
+        };
+        let steps = case["steps"].as_u64().unwrap();
+        let base = ScheduleBase {
+            lr: optimizer.lr(),
+            total_steps: steps,
+        };
+        config.validate(base).unwrap();
+        let mut schedule = config.build(base);
+        let momentum = case["expected"]
+            .get("momentum")
+            .or(case["expected"].get("beta1"))
+            .map(f64s);
+        for (k, want) in f64s(&case["expected"]["lr"]).iter().enumerate() {
+            let got = schedule.lr();
+            assert!(
+                (got - want).abs() <= 1e-12 * want.abs(),
+                "{name}: lr[{k}] = {got} but torch {want}"
+            );
+            if let Some(m) = &momentum {
+                let got = schedule.momentum().expect("a cycled momentum");
+                assert!(
+                    (got - m[k]).abs() <= 1e-12 * m[k].abs(),
+                    "{name}: momentum[{k}]"
+                );
+            }
+            schedule.step(0.0);
+        }
+        checked += 1;
+    }
+    println!("schedules checked against torch: {checked}");
+    assert!(checked > 0, "no reference case has a scheduler");
 }
 
 #[test]
