@@ -286,6 +286,34 @@ pub fn catalogue() -> Vec<CatalogueEntry> {
                 maximize(),
             ],
         },
+        CatalogueEntry {
+            name: "schedule_free_sgd",
+            description: "Schedule-Free SGD: interpolates an online average with the SGD iterate, no lr schedule needed.",
+            reference: "Defazio et al., The Road Less Scheduled, NeurIPS 2024 (SGDScheduleFreeReference)",
+            hyperparameters: vec![
+                lr(1.0),
+                opt("momentum", "number", json!(0.9), "(0, 1)", "Interpolation between the average x and the iterate z."),
+                weight_decay(0.0, "L2 penalty evaluated at y and added to g."),
+                opt("warmup_steps", "integer", json!(0), ">= 0", "Steps of linear lr warmup."),
+                opt("r", "number", json!(0.0), ">= 0", "Polynomial weighting power of the average."),
+                opt("weight_lr_power", "number", json!(2.0), ">= 0", "Average weights lr_max^weight_lr_power."),
+            ],
+        },
+        CatalogueEntry {
+            name: "schedule_free_adamw",
+            description: "Schedule-Free AdamW: the schedule-free average around an Adam-preconditioned iterate.",
+            reference: "Defazio et al., The Road Less Scheduled, NeurIPS 2024 (AdamWScheduleFreeReference)",
+            hyperparameters: vec![
+                lr(0.0025),
+                betas(0.9, 0.999, "beta1 interpolates y between x and z; beta2 decays g^2."),
+                eps(1e-8, "Added to sqrt(v)."),
+                weight_decay(0.0, "Decoupled decay applied to z."),
+                opt("warmup_steps", "integer", json!(0), ">= 0", "Steps of linear lr warmup."),
+                opt("r", "number", json!(0.0), ">= 0", "Polynomial weighting power of the average."),
+                opt("weight_lr_power", "number", json!(2.0), ">= 0", "Average weights lr_max^weight_lr_power."),
+                opt("decay_at_z", "boolean", json!(false), "", "Compute the weight decay at z instead of y."),
+            ],
+        },
     ]
 }
 
@@ -304,7 +332,7 @@ mod tests {
         let mut names: Vec<&str> = entries.iter().map(|e| e.name).collect();
         names.sort();
         names.dedup();
-        assert_eq!(names.len(), 18, "one entry per OptimizerConfig variant");
+        assert_eq!(names.len(), 20, "one entry per OptimizerConfig variant");
     }
 
     #[test]

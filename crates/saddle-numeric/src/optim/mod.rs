@@ -25,6 +25,7 @@ mod nadam;
 mod radam;
 mod rmsprop;
 mod rprop;
+mod schedule_free;
 mod sgd;
 mod yogi;
 
@@ -46,6 +47,9 @@ pub use nadam::{Nadam, NadamConfig};
 pub use radam::{Radam, RadamConfig};
 pub use rmsprop::{Rmsprop, RmspropConfig};
 pub use rprop::{Rprop, RpropConfig};
+pub use schedule_free::{
+    ScheduleFreeAdamw, ScheduleFreeAdamwConfig, ScheduleFreeSgd, ScheduleFreeSgdConfig,
+};
 pub use sgd::{Sgd, SgdConfig};
 pub use yogi::{Yogi, YogiConfig};
 
@@ -123,6 +127,10 @@ pub enum OptimizerConfig {
     Lookahead(LookaheadConfig),
     /// Gradient descent with backtracking Armijo line search, Armijo 1966.
     GdArmijo(GdArmijoConfig),
+    /// Schedule-Free SGD, Defazio et al. 2024.
+    ScheduleFreeSgd(ScheduleFreeSgdConfig),
+    /// Schedule-Free AdamW, Defazio et al. 2024.
+    ScheduleFreeAdamw(ScheduleFreeAdamwConfig),
 }
 
 impl OptimizerConfig {
@@ -147,6 +155,8 @@ impl OptimizerConfig {
             OptimizerConfig::Lamb(c) => c.validate(),
             OptimizerConfig::Lookahead(c) => c.validate(),
             OptimizerConfig::GdArmijo(c) => c.validate(),
+            OptimizerConfig::ScheduleFreeSgd(c) => c.validate(),
+            OptimizerConfig::ScheduleFreeAdamw(c) => c.validate(),
         }
     }
 
@@ -171,6 +181,10 @@ impl OptimizerConfig {
             OptimizerConfig::Lamb(c) => Box::new(Lamb::new(c.clone(), dim)),
             OptimizerConfig::Lookahead(c) => Box::new(Lookahead::new(c, dim)),
             OptimizerConfig::GdArmijo(c) => Box::new(GdArmijo::new(c.clone(), dim)),
+            OptimizerConfig::ScheduleFreeSgd(c) => Box::new(ScheduleFreeSgd::new(c.clone(), dim)),
+            OptimizerConfig::ScheduleFreeAdamw(c) => {
+                Box::new(ScheduleFreeAdamw::new(c.clone(), dim))
+            }
         }
     }
 
@@ -195,6 +209,8 @@ impl OptimizerConfig {
             OptimizerConfig::Lamb(c) => c.lr,
             OptimizerConfig::Lookahead(c) => c.inner.lr(),
             OptimizerConfig::GdArmijo(c) => c.lr,
+            OptimizerConfig::ScheduleFreeSgd(c) => c.lr,
+            OptimizerConfig::ScheduleFreeAdamw(c) => c.lr,
         }
     }
 
@@ -219,6 +235,8 @@ impl OptimizerConfig {
             OptimizerConfig::Lamb(_) => "lamb",
             OptimizerConfig::Lookahead(_) => "lookahead",
             OptimizerConfig::GdArmijo(_) => "gd_armijo",
+            OptimizerConfig::ScheduleFreeSgd(_) => "schedule_free_sgd",
+            OptimizerConfig::ScheduleFreeAdamw(_) => "schedule_free_adamw",
         }
     }
 }

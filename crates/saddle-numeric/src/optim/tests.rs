@@ -144,6 +144,39 @@ fn gd_armijo_backtracks_to_the_first_sufficient_decrease() {
 }
 
 #[test]
+fn schedule_free_sgd_matches_the_reference_implementation_on_rosenbrock() {
+    assert_trajectory(
+        parse(serde_json::json!({
+            "name": "schedule_free_sgd", "lr": 0.001, "momentum": 0.9,
+            "weight_decay": 0.01, "warmup_steps": 2
+        })),
+        &[
+            [-1.4224925, 2.02499],
+            [-1.4192101878584897, 2.024726560741225],
+            [-1.4194635835107157, 2.023633835375332],
+            [-1.4195617568583534, 2.0226278667625928],
+            [-1.4194171410493057, 2.0217168625422777],
+        ],
+    );
+}
+
+#[test]
+fn schedule_free_adamw_matches_the_reference_implementation_on_rosenbrock() {
+    assert_trajectory(
+        parse(serde_json::json!({
+            "name": "schedule_free_adamw", "lr": 0.05, "weight_decay": 0.01, "warmup_steps": 2
+        })),
+        &[
+            [-1.4749881415097787, 2.024984188453585],
+            [-1.442005847236124, 2.0577850560959177],
+            [-1.4348176113042008, 2.0637598714145886],
+            [-1.4322041359943998, 2.0646148608553316],
+            [-1.431750599498926, 2.0629332095716717],
+        ],
+    );
+}
+
+#[test]
 fn lookahead_names_inner_fields_in_its_errors() {
     let config = parse(serde_json::json!({
         "name": "lookahead", "inner": {"name": "adam", "betas": [0.9, 1.0]}

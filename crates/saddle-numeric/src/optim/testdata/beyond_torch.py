@@ -85,3 +85,42 @@ def armijo(lr=1.0, c1=1e-4, rho=0.5):
 for name, opt in [("lion", lion()), ("adabelief", adabelief()), ("yogi", yogi()), ("lamb", lamb()), ("lookahead", lookahead()), ("armijo", armijo())]:
     print(name, [[repr(v) for v in p] for p in run(opt)])
 print("armijo evals", evals)
+
+# Schedule-Free SGD / AdamW (Defazio et al. 2024, Alg. 1), as the authors' *Reference classes.
+def sf_sgd(lr=1e-3, beta=0.9, wd=0.01, warmup=2, r=0.0, p=2.0):
+    st = {}
+    def step(y, g, f, t):
+        k = t - 1
+        if not st: st.update(z=list(y), x=list(y), ws=0.0, lrmax=-1.0)
+        sched = (k+1)/warmup if k < warmup else 1.0
+        lrk = lr*sched
+        st['lrmax'] = max(lrk, st['lrmax'])
+        w = ((k+1)**r) * (st['lrmax']**p); st['ws'] += w; c = w/st['ws']
+        ny = []
+        for i in range(2):
+            gi = g[i] + wd*y[i]
+            st['z'][i] = st['z'][i] - lrk*gi
+            st['x'][i] = st['x'][i]*(1-c) + c*st['z'][i]
+            ny.append(st['x'][i]*beta + (1-beta)*st['z'][i])
+        return ny
+    return step
+def sf_adamw(lr=0.05, b1=0.9, b2=0.999, eps=1e-8, wd=0.01, warmup=2, r=0.0, p=2.0):
+    st = {}
+    def step(y, g, f, t):
+        k = t - 1
+        if not st: st.update(z=list(y), x=list(y), v=[0.0, 0.0], ws=0.0, lrmax=-1.0)
+        sched = (k+1)/warmup if k < warmup else 1.0
+        lrk = lr*sched*math.sqrt(1 - b2**(k+1))
+        st['lrmax'] = max(lrk, st['lrmax'])
+        w = ((k+1)**r) * (st['lrmax']**p); st['ws'] += w; c = w/st['ws']
+        ny = []
+        for i in range(2):
+            st['z'][i] -= lrk*wd*y[i]
+            st['v'][i] = st['v'][i]*b2 + (1-b2)*g[i]*g[i]
+            st['z'][i] += -lrk*g[i]/(math.sqrt(st['v'][i]) + eps)
+            st['x'][i] = st['x'][i]*(1-c) + c*st['z'][i]
+            ny.append(st['x'][i]*b1 + (1-b1)*st['z'][i])
+        return ny
+    return step
+for name, opt in [("schedule_free_sgd", sf_sgd()), ("schedule_free_adamw", sf_adamw())]:
+    print(name, [[repr(v) for v in p] for p in run(opt)])
