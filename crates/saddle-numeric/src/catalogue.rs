@@ -25,6 +25,7 @@ pub struct CatalogueEntry {
 /// One hyperparameter of an optimizer or schedule.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"name": "lr", "type": "number", "default": 0.001, "required": false, "range": ">= 0", "description": "Learning rate (the schedule's base)."})))]
 pub struct Hyperparameter {
     /// The field name in the request (torch's name, lower-cased).
     pub name: &'static str,

@@ -48,6 +48,7 @@ fn default_gamma() -> f64 {
 /// The constant schedule has no parameters.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({})))]
 #[serde(deny_unknown_fields)]
 pub struct ConstantConfig {}
 
