@@ -266,3 +266,84 @@ fn every_optimizer_state_round_trips_through_json() {
         assert_eq!(a.state(), b.state(), "{}", entry.name);
     }
 }
+
+#[test]
+fn lbfgs_with_torch_defaults_and_strong_wolfe_solves_rosenbrock_in_a_few_steps() {
+    let config = parse(serde_json::json!({"name": "lbfgs", "line_search_fn": "strong_wolfe"}));
+    config.validate().unwrap();
+    let mut exec = Executor::new(
+        Box::new(Rosenbrock { dim: 2 }),
+        config.build(2),
+        Box::new(Constant::new(1.0)),
+        StopRule {
+            max_steps: 10,
+            grad_tol: Some(1e-7),
+            ..Default::default()
+        },
+    );
+    let outcome = exec.run(&[-1.5, 2.0], &mut |_: &StepRecord<'_>| true);
+    // torch stops a step once f changes by less than tolerance_change = 1e-9.
+    assert!(
+        outcome.final_loss < 1e-8,
+        "final loss {}",
+        outcome.final_loss
+    );
+    // Each step may use max_eval = max_iter·5/4 = 25 evaluations beyond the caller's.
+    assert!(outcome.evaluations <= 1 + 10 * 25);
+}
+
+#[test]
+fn lbfgs_without_line_search_takes_fixed_steps_and_counts_its_evaluations() {
+    // On f = ½‖x‖² the first direction is −g with t = min(1, 1/‖g‖₁)·lr; with max_iter 3 the
+    // step re-evaluates after the first two iterations only (torch skips the last one).
+    let config = parse(serde_json::json!({"name": "lbfgs", "max_iter": 3, "lr": 0.5}));
+    let half_sq = crate::problem::FnObjective::new(2, |x: &[f64], g: &mut [f64]| {
+        g.copy_from_slice(x);
+        0.5 * (x[0] * x[0] + x[1] * x[1])
+    });
+    let mut exec = Executor::new(
+        Box::new(half_sq),
+        config.build(2),
+        Box::new(Constant::new(0.5)),
+        StopRule {
+            max_steps: 1,
+            ..Default::default()
+        },
+    );
+    let outcome = exec.run(&[0.25, 0.25], &mut |_: &StepRecord<'_>| true);
+    // x0 evaluation + 2 re-evaluations inside the step + the final record's evaluation.
+    assert_eq!(outcome.evaluations, 4);
+    assert!(outcome.final_loss < 0.5 * 2.0 * 0.0625);
+}
+
+#[test]
+fn maximize_climbs_instead_of_descending() {
+    let bump = |x: &[f64], g: &mut [f64]| {
+        g[0] = -2.0 * x[0];
+        -x[0] * x[0]
+    };
+    for json in [
+        serde_json::json!({"name": "sgd", "lr": 0.1, "maximize": true}),
+        serde_json::json!({"name": "adam", "lr": 0.1, "maximize": true}),
+        serde_json::json!({"name": "lbfgs", "maximize": true, "line_search_fn": "strong_wolfe"}),
+        serde_json::json!({"name": "gd_armijo", "maximize": true}),
+        serde_json::json!({"name": "lion", "lr": 0.1, "maximize": true}),
+    ] {
+        let config = parse(json.clone());
+        let mut exec = Executor::new(
+            Box::new(crate::problem::FnObjective::new(1, bump)),
+            config.build(1),
+            Box::new(Constant::new(config.lr())),
+            StopRule {
+                max_steps: 30,
+                ..Default::default()
+            },
+        );
+        let outcome = exec.run(&[1.0], &mut |_: &StepRecord<'_>| true);
+        assert!(
+            outcome.final_loss > -0.5,
+            "{json}: final {}",
+            outcome.final_loss
+        );
+    }
+}

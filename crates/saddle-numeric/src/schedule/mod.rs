@@ -187,3 +187,137 @@ pub(crate) fn require(
         Err(InvalidConfig::new(format!("{prefix}.{field}"), message))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::builtin::Rosenbrock;
+    use crate::executor::{Executor, StepRecord, StopRule};
+    use crate::optim::{OptimizerConfig, SgdConfig};
+
+    fn parse(json: serde_json::Value) -> ScheduleConfig {
+        serde_json::from_value(json).unwrap()
+    }
+
+    #[test]
+    fn nested_schedule_errors_name_the_path_inside_sequential() {
+        let config = parse(serde_json::json!({
+            "name": "sequential",
+            "schedulers": [{"name": "constant"}, {"name": "cosine", "t_max": 0}],
+            "milestones": [5]
+        }));
+        let base = ScheduleBase {
+            lr: 0.1,
+            total_steps: 10,
+        };
+        let err = config.validate(base).unwrap_err();
+        assert_eq!(err.field, "schedule.schedulers[1].t_max");
+    }
+
+    #[test]
+    fn unknown_schedule_parameters_are_rejected() {
+        let err = serde_json::from_value::<ScheduleConfig>(serde_json::json!({
+            "name": "step", "step_size": 3, "T_max": 4
+        }))
+        .unwrap_err();
+        assert!(err.to_string().contains("T_max"), "{err}");
+    }
+
+    #[test]
+    fn one_cycle_drives_the_optimizers_momentum_through_the_executor() {
+        let schedule = parse(serde_json::json!({"name": "one_cycle", "max_lr": 0.01}));
+        let base = ScheduleBase {
+            lr: 0.001,
+            total_steps: 20,
+        };
+        schedule.validate(base).unwrap();
+        let optimizer = OptimizerConfig::Sgd(SgdConfig {
+            lr: 0.001,
+            momentum: 0.9,
+            ..Default::default()
+        });
+        let mut exec = Executor::new(
+            Box::new(Rosenbrock { dim: 2 }),
+            optimizer.build(2),
+            schedule.build(base),
+            StopRule {
+                max_steps: 20,
+                ..Default::default()
+            },
+        );
+        let mut seen = Vec::new();
+        exec.run(&[-1.5, 2.0], &mut |r: &StepRecord<'_>| {
+            seen.push((r.lr, r.momentum));
+            true
+        });
+        // Starts at max_lr/25 with max_momentum, peaks at max_lr with base_momentum.
+        assert!((seen[0].0 - 0.0004).abs() < 1e-15);
+        assert_eq!(seen[0].1, Some(0.95));
+        let peak = seen.iter().map(|s| s.0).fold(0.0, f64::max);
+        assert!((peak - 0.01).abs() < 1e-15);
+        let at_peak = seen.iter().find(|s| s.0 == peak).unwrap();
+        assert!((at_peak.1.unwrap() - 0.85).abs() < 1e-15);
+    }
+
+    #[test]
+    fn reduce_on_plateau_cuts_the_lr_once_the_loss_stops_improving_in_a_run() {
+        // A constant objective never improves after its first value.
+        let flat = crate::problem::FnObjective::new(1, |_: &[f64], g: &mut [f64]| {
+            g[0] = 0.0;
+            1.0
+        });
+        let schedule = parse(serde_json::json!({
+            "name": "reduce_on_plateau", "patience": 2, "factor": 0.5
+        }));
+        let base = ScheduleBase {
+            lr: 0.1,
+            total_steps: 10,
+        };
+        let mut exec = Executor::new(
+            Box::new(flat),
+            OptimizerConfig::Sgd(SgdConfig::default()).build(1),
+            schedule.build(base),
+            StopRule {
+                max_steps: 8,
+                ..Default::default()
+            },
+        );
+        let mut lrs = Vec::new();
+        exec.run(&[0.0], &mut |r: &StepRecord<'_>| {
+            lrs.push(r.lr);
+            true
+        });
+        assert_eq!(
+            lrs,
+            vec![0.1, 0.1, 0.1, 0.1, 0.05, 0.05, 0.05, 0.025, 0.025]
+        );
+    }
+
+    #[test]
+    fn every_schedule_restores_its_position_from_its_state() {
+        let base = ScheduleBase {
+            lr: 0.1,
+            total_steps: 50,
+        };
+        for entry in catalogue() {
+            let mut request = serde_json::Map::new();
+            request.insert("name".into(), entry.name.into());
+            for h in entry.hyperparameters.iter().filter(|h| h.required) {
+                request.insert(h.name.into(), h.example.clone().unwrap());
+            }
+            let config: ScheduleConfig = serde_json::from_value(request.into()).unwrap();
+            let mut a = config.build(base);
+            for k in 0..17 {
+                a.step(1.0 / (1.0 + k as f64));
+            }
+            let mut b = config.build(base);
+            b.load_state(&a.state()).unwrap();
+            for k in 0..5 {
+                assert_eq!(a.lr(), b.lr(), "{} at {k}", entry.name);
+                assert_eq!(a.momentum(), b.momentum(), "{} at {k}", entry.name);
+                a.step(0.5);
+                b.step(0.5);
+            }
+        }
+    }
+}
