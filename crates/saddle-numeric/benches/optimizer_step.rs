@@ -14,71 +14,9 @@ use saddle_numeric::problem::FnObjective;
 
 const SIZES: [usize; 2] = [1_000_000, 10_000_000];
 
-/// Adam's traffic with trivial arithmetic: reads x, g, m, v; writes x, m, v.
-#[inline(always)]
-fn floor_4r3w_body(x: &mut [f64], g: &[f64], m: &mut [f64], v: &mut [f64]) {
-    let n = x.len();
-    let (g, m, v) = (&g[..n], &mut m[..n], &mut v[..n]);
-    for i in 0..n {
-        let gi = g[i];
-        m[i] += gi;
-        v[i] += gi;
-        x[i] += gi;
-    }
-}
-
-/// SGD-momentum's traffic with trivial arithmetic: reads x, g, buf; writes x, buf.
-#[inline(always)]
-fn floor_3r2w_body(x: &mut [f64], g: &[f64], b: &mut [f64]) {
-    let n = x.len();
-    let (g, b) = (&g[..n], &mut b[..n]);
-    for i in 0..n {
-        let gi = g[i];
-        b[i] += gi;
-        x[i] += gi;
-    }
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn floor_4r3w_avx2(x: &mut [f64], g: &[f64], m: &mut [f64], v: &mut [f64]) {
-    floor_4r3w_body(x, g, m, v)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn floor_3r2w_avx2(x: &mut [f64], g: &[f64], b: &mut [f64]) {
-    floor_3r2w_body(x, g, b)
-}
-
-fn avx2() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
-}
-
-fn floor_4r3w(x: &mut [f64], g: &[f64], m: &mut [f64], v: &mut [f64]) {
-    #[cfg(target_arch = "x86_64")]
-    if avx2() {
-        // SAFETY: AVX2 and FMA are present.
-        return unsafe { floor_4r3w_avx2(x, g, m, v) };
-    }
-    floor_4r3w_body(x, g, m, v)
-}
-
-fn floor_3r2w(x: &mut [f64], g: &[f64], b: &mut [f64]) {
-    #[cfg(target_arch = "x86_64")]
-    if avx2() {
-        // SAFETY: AVX2 and FMA are present.
-        return unsafe { floor_3r2w_avx2(x, g, b) };
-    }
-    floor_3r2w_body(x, g, b)
-}
+#[path = "common/floor.rs"]
+mod floor;
+use floor::{floor_3r2w, floor_4r3w};
 
 fn bench_steps(c: &mut Criterion) {
     let mut group = c.benchmark_group("optimizer_step");

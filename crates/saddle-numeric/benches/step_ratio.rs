@@ -10,69 +10,9 @@ use std::time::{Duration, Instant};
 use saddle_numeric::optim::{AdamConfig, AdamwConfig, OptimizerConfig, SgdConfig, StepContext};
 use saddle_numeric::problem::FnObjective;
 
-#[inline(always)]
-fn floor_4r3w_body(x: &mut [f64], g: &[f64], m: &mut [f64], v: &mut [f64]) {
-    let n = x.len();
-    let (g, m, v) = (&g[..n], &mut m[..n], &mut v[..n]);
-    for i in 0..n {
-        let gi = g[i];
-        m[i] += gi;
-        v[i] += gi;
-        x[i] += gi;
-    }
-}
-
-#[inline(always)]
-fn floor_3r2w_body(x: &mut [f64], g: &[f64], b: &mut [f64]) {
-    let n = x.len();
-    let (g, b) = (&g[..n], &mut b[..n]);
-    for i in 0..n {
-        let gi = g[i];
-        b[i] += gi;
-        x[i] += gi;
-    }
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn floor_4r3w_avx2(x: &mut [f64], g: &[f64], m: &mut [f64], v: &mut [f64]) {
-    floor_4r3w_body(x, g, m, v)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn floor_3r2w_avx2(x: &mut [f64], g: &[f64], b: &mut [f64]) {
-    floor_3r2w_body(x, g, b)
-}
-
-fn avx2() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
-}
-
-fn floor_4r3w(x: &mut [f64], g: &[f64], m: &mut [f64], v: &mut [f64]) {
-    #[cfg(target_arch = "x86_64")]
-    if avx2() {
-        // SAFETY: AVX2 and FMA are present.
-        return unsafe { floor_4r3w_avx2(x, g, m, v) };
-    }
-    floor_4r3w_body(x, g, m, v)
-}
-
-fn floor_3r2w(x: &mut [f64], g: &[f64], b: &mut [f64]) {
-    #[cfg(target_arch = "x86_64")]
-    if avx2() {
-        // SAFETY: AVX2 and FMA are present.
-        return unsafe { floor_3r2w_avx2(x, g, b) };
-    }
-    floor_3r2w_body(x, g, b)
-}
+#[path = "common/floor.rs"]
+mod floor;
+use floor::{avx2, floor_3r2w, floor_4r3w};
 
 fn timed(f: impl FnOnce()) -> Duration {
     let t = Instant::now();

@@ -14,6 +14,7 @@ pub mod problem;
 pub mod schedule;
 pub mod vecmath;
 
+pub use catalogue::{CatalogueEntry, Hyperparameter};
 pub use error::InvalidConfig;
 pub use executor::{Executor, RunOutcome, StepRecord, StopReason, StopRule};
 pub use optim::{Optimizer, OptimizerConfig};
