@@ -140,21 +140,24 @@ fn history(c: &mut Criterion) {
     let rows = 100_000usize;
     group.throughput(Throughput::Elements(rows as u64));
     // Each iteration inserts into a job of its own, so the primary key never collides.
-    group.bench_function(BenchmarkId::new("raw_ceiling_1000_row_inserts", rows), |b| {
-        b.iter_custom(|iters| {
-            rt.block_on(async {
-                let mut total = Duration::ZERO;
-                for _ in 0..iters {
-                    let job = svc.runner.submit(adam_job(0, 1)).await.unwrap();
-                    svc.runner.wait_finished(&job.job_id).await.unwrap();
-                    let start = Instant::now();
-                    raw_inserts(&svc.store, job.seq, rows).await;
-                    total += start.elapsed();
-                }
-                total
+    group.bench_function(
+        BenchmarkId::new("raw_ceiling_1000_row_inserts", rows),
+        |b| {
+            b.iter_custom(|iters| {
+                rt.block_on(async {
+                    let mut total = Duration::ZERO;
+                    for _ in 0..iters {
+                        let job = svc.runner.submit(adam_job(0, 1)).await.unwrap();
+                        svc.runner.wait_finished(&job.job_id).await.unwrap();
+                        let start = Instant::now();
+                        raw_inserts(&svc.store, job.seq, rows).await;
+                        total += start.elapsed();
+                    }
+                    total
+                })
             })
-        })
-    });
+        },
+    );
     group.bench_function(BenchmarkId::new("job_every_step_with_params", rows), |b| {
         b.iter_custom(|iters| {
             rt.block_on(async {
@@ -168,32 +171,38 @@ fn history(c: &mut Criterion) {
     });
     let small = 10_000usize;
     group.throughput(Throughput::Elements(small as u64));
-    group.bench_function(BenchmarkId::new("raw_ceiling_1000_row_inserts", small), |b| {
-        b.iter_custom(|iters| {
-            rt.block_on(async {
-                let mut total = Duration::ZERO;
-                for _ in 0..iters {
-                    let job = svc.runner.submit(adam_job(0, 1)).await.unwrap();
-                    svc.runner.wait_finished(&job.job_id).await.unwrap();
+    group.bench_function(
+        BenchmarkId::new("raw_ceiling_1000_row_inserts", small),
+        |b| {
+            b.iter_custom(|iters| {
+                rt.block_on(async {
+                    let mut total = Duration::ZERO;
+                    for _ in 0..iters {
+                        let job = svc.runner.submit(adam_job(0, 1)).await.unwrap();
+                        svc.runner.wait_finished(&job.job_id).await.unwrap();
+                        let start = Instant::now();
+                        raw_inserts(&svc.store, job.seq, small).await;
+                        total += start.elapsed();
+                    }
+                    total
+                })
+            })
+        },
+    );
+    group.bench_function(
+        BenchmarkId::new("submit_to_succeeded_every_step", small),
+        |b| {
+            b.iter_custom(|iters| {
+                rt.block_on(async {
                     let start = Instant::now();
-                    raw_inserts(&svc.store, job.seq, small).await;
-                    total += start.elapsed();
-                }
-                total
+                    for _ in 0..iters {
+                        run_job(&svc.runner, adam_job(small as u64 - 1, 1)).await;
+                    }
+                    start.elapsed()
+                })
             })
-        })
-    });
-    group.bench_function(BenchmarkId::new("submit_to_succeeded_every_step", small), |b| {
-        b.iter_custom(|iters| {
-            rt.block_on(async {
-                let start = Instant::now();
-                for _ in 0..iters {
-                    run_job(&svc.runner, adam_job(small as u64 - 1, 1)).await;
-                }
-                start.elapsed()
-            })
-        })
-    });
+        },
+    );
     group.finish();
 }
 

@@ -31,7 +31,16 @@ pub struct StopRule {
     /// Stop after this many seconds of wall time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_seconds: Option<f64>,
+    /// Stop once the loss has stalled: |f_k − f_{k−window}| ≤ rel_tol·max(1, |f_{k−window}|).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rel_tol: Option<f64>,
+    /// The number of steps `rel_tol` looks back (default 10 when rel_tol is given), ≥ 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<u64>,
 }
+
+/// The look-back of the loss-plateau rule when `rel_tol` is given without `window`.
+pub const DEFAULT_PLATEAU_WINDOW: u64 = 10;
 
 fn default_max_steps() -> u64 {
     1000
@@ -44,6 +53,8 @@ impl Default for StopRule {
             grad_tol: None,
             loss_target: None,
             max_seconds: None,
+            rel_tol: None,
+            window: None,
         }
     }
 }
@@ -68,6 +79,26 @@ impl StopRule {
                 return Err(InvalidConfig::new("stop.loss_target", "must be a number"));
             }
         }
+        if let Some(tol) = self.rel_tol {
+            check_min("stop.rel_tol", tol, 0.0)?;
+        }
+        if let Some(window) = self.window {
+            if self.rel_tol.is_none() {
+                return Err(InvalidConfig::new(
+                    "stop.window",
+                    "only applies with rel_tol; give rel_tol too or remove window",
+                ));
+            }
+            if window < 1 || window > max_steps_limit.max(1) {
+                return Err(InvalidConfig::new(
+                    "stop.window",
+                    format!(
+                        "must be between 1 and {}, got {window}",
+                        max_steps_limit.max(1)
+                    ),
+                ));
+            }
+        }
         if let Some(secs) = self.max_seconds {
             if !(secs.is_finite() && secs > 0.0) {
                 return Err(InvalidConfig::new(
@@ -77,6 +108,42 @@ impl StopRule {
             }
         }
         Ok(())
+    }
+
+    /// The loss-plateau look-back in steps, or 0 when the rule is off.
+    pub fn plateau_window(&self) -> usize {
+        match self.rel_tol {
+            Some(_) => self.window.unwrap_or(DEFAULT_PLATEAU_WINDOW) as usize,
+            None => 0,
+        }
+    }
+}
+
+/// The last `window` losses, for the loss-plateau rule without allocating in the loop.
+struct LossRing {
+    losses: Vec<f64>,
+    seen: usize,
+}
+
+impl LossRing {
+    fn new(window: usize) -> Self {
+        Self {
+            losses: vec![0.0; window],
+            seen: 0,
+        }
+    }
+
+    /// Records f_k and returns f_{k−window} once that far back exists.
+    fn push(&mut self, loss: f64) -> Option<f64> {
+        let w = self.losses.len();
+        if w == 0 {
+            return None;
+        }
+        let slot = self.seen % w;
+        let old = (self.seen >= w).then(|| self.losses[slot]);
+        self.losses[slot] = loss;
+        self.seen += 1;
+        old
     }
 }
 
@@ -93,6 +160,8 @@ pub enum StopReason {
     LossTarget,
     /// `max_seconds` of wall time elapsed.
     MaxSeconds,
+    /// The loss changed by at most `rel_tol` (relative) over `window` steps.
+    LossPlateau,
     /// The client cancelled the job.
     Cancelled,
     /// The loss, gradient or parameters became NaN or infinite.
@@ -109,6 +178,7 @@ impl StopReason {
             StopReason::GradTol => "grad_tol",
             StopReason::LossTarget => "loss_target",
             StopReason::MaxSeconds => "max_seconds",
+            StopReason::LossPlateau => "loss_plateau",
             StopReason::Cancelled => "cancelled",
             StopReason::Diverged => "diverged",
             StopReason::Interrupted => "interrupted",
@@ -252,6 +322,7 @@ impl<'c> Executor<'c> {
         let mut best_step = self.first_step;
         let mut evaluations: u64 = 0;
         let mut updates: u64 = 0;
+        let mut ring = LossRing::new(self.stop.plateau_window());
 
         let (loss, grad_norm, reason, divergence) = loop {
             let step = self.first_step + updates;
@@ -279,7 +350,8 @@ impl<'c> Executor<'c> {
             if let Some(what) = non_finite(loss, &raw_grad, &x) {
                 break (loss, grad_norm, StopReason::Diverged, Some(what));
             }
-            if let Some(reason) = self.should_stop(updates, loss, grad_norm, deadline) {
+            let loss_back = ring.push(loss);
+            if let Some(reason) = self.should_stop(updates, loss, grad_norm, loss_back, deadline) {
                 break (loss, grad_norm, reason, None);
             }
             if !keep_going || self.cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
@@ -332,6 +404,7 @@ impl<'c> Executor<'c> {
         updates: u64,
         loss: f64,
         grad_norm: f64,
+        loss_back: Option<f64>,
         deadline: Option<Instant>,
     ) -> Option<StopReason> {
         if self.stop.loss_target.is_some_and(|t| loss <= t) {
@@ -339,6 +412,11 @@ impl<'c> Executor<'c> {
         }
         if self.stop.grad_tol.is_some_and(|t| grad_norm <= t) {
             return Some(StopReason::GradTol);
+        }
+        if let (Some(tol), Some(back)) = (self.stop.rel_tol, loss_back) {
+            if (loss - back).abs() <= tol * back.abs().max(1.0) {
+                return Some(StopReason::LossPlateau);
+            }
         }
         if updates >= self.stop.max_steps {
             return Some(StopReason::MaxSteps);
@@ -459,6 +537,67 @@ mod tests {
         assert_eq!(outcome.stop_reason, StopReason::Diverged);
         assert!(records.last().unwrap().1.is_nan());
         assert!(outcome.divergence.unwrap().contains("loss is NaN"));
+    }
+
+    #[test]
+    fn a_stalled_loss_stops_the_run_as_loss_plateau_after_the_window() {
+        let line = FnObjective::new(1, |x: &[f64], g: &mut [f64]| {
+            g[0] = 1.0;
+            1.0 + x[0]
+        });
+        let (outcome, _) = run(
+            Box::new(line),
+            OptimizerConfig::Sgd(SgdConfig {
+                lr: 0.0,
+                ..Default::default()
+            }),
+            StopRule {
+                max_steps: 100,
+                rel_tol: Some(0.0),
+                window: Some(3),
+                ..Default::default()
+            },
+            &[1.0],
+        );
+        // With lr 0 the loss never moves: the rule fires as soon as f_{k−3} exists.
+        assert_eq!(outcome.stop_reason, StopReason::LossPlateau);
+        assert_eq!(outcome.steps, 3);
+    }
+
+    #[test]
+    fn the_plateau_rule_waits_for_the_relative_change_to_fall_below_rel_tol() {
+        let parabola = FnObjective::new(1, |x: &[f64], g: &mut [f64]| {
+            g[0] = 2.0 * x[0];
+            x[0] * x[0]
+        });
+        let (outcome, records) = run(
+            Box::new(parabola),
+            OptimizerConfig::Sgd(SgdConfig {
+                lr: 0.25,
+                ..Default::default()
+            }),
+            StopRule {
+                max_steps: 1000,
+                rel_tol: Some(1e-6),
+                window: Some(2),
+                ..Default::default()
+            },
+            &[1.0],
+        );
+        // f_k = 4^-k; |f_k − f_{k−2}| = 15·4^-k ≤ 1e-6 first at k = 12.
+        assert_eq!(outcome.stop_reason, StopReason::LossPlateau);
+        assert_eq!(outcome.steps, 12);
+        let (f, back) = (records[12].1, records[10].1);
+        assert!((f - back).abs() <= 1e-6 && (records[11].1 - records[9].1).abs() > 1e-6);
+    }
+
+    #[test]
+    fn window_without_rel_tol_is_rejected_naming_the_field() {
+        let stop = StopRule {
+            window: Some(5),
+            ..Default::default()
+        };
+        assert_eq!(stop.validate(10_000).unwrap_err().field, "stop.window");
     }
 
     #[test]

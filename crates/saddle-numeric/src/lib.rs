@@ -5,6 +5,7 @@
 //! so the same code serves the job runner, the benchmarks and anyone embedding the crate.
 
 pub mod builtin;
+pub mod catalogue;
 pub mod clip;
 pub mod error;
 pub mod executor;
@@ -13,6 +14,7 @@ pub mod problem;
 pub mod schedule;
 pub mod vecmath;
 
+pub use catalogue::{CatalogueEntry, Hyperparameter};
 pub use error::InvalidConfig;
 pub use executor::{Executor, RunOutcome, StepRecord, StopReason, StopRule};
 pub use optim::{Optimizer, OptimizerConfig};

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::kernels::{adam_step, AdamCoefs};
 use super::{check_len, from_state, to_state, Optimizer, StepContext};
 use crate::error::{check_half_open, check_min, InvalidConfig};
 
@@ -65,9 +66,9 @@ struct AdamState {
     max_exp_avg_sq: Vec<f64>,
 }
 
-/// Adam as torch computes it (single-tensor path):
+/// Adam as torch computes it (single-tensor path), in one fused pass per parameter:
 /// m ← m + (1−β1)(g − m); v ← β2·v + (1−β2)·g²; v̂ ← max(v̂, v) with AMSGrad;
-/// x ← x − lr/(1−β1ᵗ) · m / (√v / √(1−β2ᵗ) + eps).
+/// x ← x + (−lr/(1−β1ᵗ))·m / (√v / √(1−β2ᵗ) + eps) (torch's `addcdiv_` order).
 pub struct Adam {
     config: AdamConfig,
     state: AdamState,
@@ -122,36 +123,26 @@ impl Optimizer for Adam {
             1.0
         };
         let coupled_wd = if c.decoupled_weight_decay { 0.0 } else { wd };
-        let (one_minus_b1, one_minus_b2, eps) = (1.0 - beta1, 1.0 - beta2, c.eps);
-
-        if c.amsgrad {
-            // Five buffers in lockstep: indexing reads clearer than a four-deep zip.
-            #[allow(clippy::needless_range_loop)]
-            for i in 0..x.len() {
-                let xi = x[i] * decay;
-                let g = sign * cx.grad[i] + coupled_wd * xi;
-                let m = lerp(s.exp_avg[i], g, one_minus_b1);
-                let v = s.exp_avg_sq[i] * beta2 + one_minus_b2 * g * g;
-                let vmax = s.max_exp_avg_sq[i].max(v);
-                s.exp_avg[i] = m;
-                s.exp_avg_sq[i] = v;
-                s.max_exp_avg_sq[i] = vmax;
-                x[i] = xi - step_size * (m / (vmax.sqrt() / bias_correction2_sqrt + eps));
-            }
-        } else {
-            for (((xi, gi), m), v) in x
-                .iter_mut()
-                .zip(cx.grad)
-                .zip(s.exp_avg.iter_mut())
-                .zip(s.exp_avg_sq.iter_mut())
-            {
-                let xd = *xi * decay;
-                let g = sign * gi + coupled_wd * xd;
-                *m = lerp(*m, g, one_minus_b1);
-                *v = *v * beta2 + one_minus_b2 * g * g;
-                *xi = xd - step_size * (*m / (v.sqrt() / bias_correction2_sqrt + eps));
-            }
-        }
+        let coefs = AdamCoefs {
+            sign,
+            decay,
+            coupled_wd,
+            w: 1.0 - beta1,
+            beta2,
+            one_minus_b2: 1.0 - beta2,
+            bc2_sqrt: bias_correction2_sqrt,
+            neg_step_size: -step_size,
+            eps: c.eps,
+        };
+        adam_step(
+            x,
+            cx.grad,
+            &mut s.exp_avg,
+            &mut s.exp_avg_sq,
+            &mut s.max_exp_avg_sq,
+            c.amsgrad,
+            coefs,
+        );
         0
     }
 
@@ -173,5 +164,59 @@ impl Optimizer for Adam {
         }
         self.state = restored;
         Ok(())
+    }
+}
+
+/// Hyperparameters of AdamW (torch.optim.AdamW; Loshchilov & Hutter, "Decoupled Weight
+/// Decay Regularization", ICLR 2019) under torch's names and defaults.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"lr": 0.001, "weight_decay": 0.01})))]
+#[serde(default, deny_unknown_fields)]
+pub struct AdamwConfig {
+    /// Learning rate (default 1e-3), ≥ 0.
+    pub lr: f64,
+    /// Coefficients (β1, β2) as in Adam (default [0.9, 0.999]), each in [0, 1).
+    pub betas: [f64; 2],
+    /// Term added to the denominator after bias correction (default 1e-8), ≥ 0.
+    pub eps: f64,
+    /// Decoupled weight decay: x ← x·(1 − lr·wd) before the update (default 1e-2), ≥ 0.
+    pub weight_decay: f64,
+    /// Use the AMSGrad variant (default false).
+    pub amsgrad: bool,
+    /// Maximize the objective instead of minimizing it (default false).
+    pub maximize: bool,
+}
+
+impl Default for AdamwConfig {
+    fn default() -> Self {
+        Self {
+            lr: 1e-3,
+            betas: [0.9, 0.999],
+            eps: 1e-8,
+            weight_decay: 1e-2,
+            amsgrad: false,
+            maximize: false,
+        }
+    }
+}
+
+impl AdamwConfig {
+    /// The equivalent Adam configuration (torch's AdamW is Adam with decoupled decay).
+    pub fn to_adam(&self) -> AdamConfig {
+        AdamConfig {
+            lr: self.lr,
+            betas: self.betas,
+            eps: self.eps,
+            weight_decay: self.weight_decay,
+            amsgrad: self.amsgrad,
+            maximize: self.maximize,
+            decoupled_weight_decay: true,
+        }
+    }
+
+    /// torch's checks, as for Adam.
+    pub fn validate(&self) -> Result<(), InvalidConfig> {
+        self.to_adam().validate()
     }
 }

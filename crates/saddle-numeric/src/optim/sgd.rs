@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::kernels::{sgd_momentum_step, SgdCoefs};
 use super::{check_len, from_state, to_state, Optimizer, StepContext};
 use crate::error::{check_min, InvalidConfig};
 
@@ -114,20 +115,21 @@ impl Optimizer for Sgd {
         }
         let first = !self.state.started;
         self.state.started = true;
-        let damp = 1.0 - c.dampening;
-        for ((xi, gi), buf) in x
-            .iter_mut()
-            .zip(cx.grad)
-            .zip(self.state.momentum_buffer.iter_mut())
-        {
-            let mut d = sign * gi;
-            if wd != 0.0 {
-                d += wd * *xi;
-            }
-            *buf = if first { d } else { *buf * mu + damp * d };
-            let update = if c.nesterov { d + mu * *buf } else { *buf };
-            *xi += -lr * update;
-        }
+        let coefs = SgdCoefs {
+            sign,
+            wd,
+            mu,
+            damp: 1.0 - c.dampening,
+            neg_lr: -lr,
+        };
+        sgd_momentum_step(
+            x,
+            cx.grad,
+            &mut self.state.momentum_buffer,
+            first,
+            c.nesterov,
+            coefs,
+        );
         0
     }
 
