@@ -6,6 +6,7 @@
 
 pub mod builtin;
 pub mod clip;
+pub mod data;
 pub mod error;
 pub mod executor;
 pub mod optim;
