@@ -9,6 +9,7 @@ pub mod clip;
 pub mod data;
 pub mod error;
 pub mod executor;
+pub mod model;
 pub mod optim;
 pub mod problem;
 pub mod schedule;
