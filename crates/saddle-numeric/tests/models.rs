@@ -684,10 +684,11 @@ fn evaluations_allocate_nothing_of_their_own_after_warm_up() {
             objective.advance();
         }
         // The only allocations left are matrixmultiply's packing buffer, one per matrix
-        // product (it has no API to pass one in): with L = 3 layers, L products forward and
-        // 2L − 1 backward for value_and_grad, L for value.
+        // product (it has no API to pass one in). The single-output layer uses
+        // matrix-vector products instead, so with L = 3 layers: L − 1 products forward and
+        // 2(L − 1) backward for value_and_grad, L − 1 for value.
         let layers = 3;
-        let products = (layers + 2 * layers - 1) + layers;
+        let products = 4 * (layers - 1);
         assert_eq!(allocations() - before, 50 * products, "batch_size {batch}");
     }
 }
@@ -781,4 +782,40 @@ fn a_diverging_model_run_stops_as_diverged() {
     let (outcome, _) = run(objective, json!({"name": "sgd", "lr": 100.0}), 1000, &x0);
     assert_eq!(outcome.stop_reason, StopReason::Diverged);
     assert_eq!(outcome.final_metrics, None);
+}
+
+#[test]
+fn predict_infers_the_output_width_and_reads_outputs_by_loss() {
+    // Linear regression with two targets: W is 2×3, b is 2 → 8 parameters.
+    let linear: ModelProblem =
+        serde_json::from_value(json!({"model": {"type": "linear"}, "dataset_id": "d"})).unwrap();
+    let params = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.5, -0.5];
+    let p = linear
+        .predict_rows(&params, &[vec![1.0, 2.0, 3.0]])
+        .unwrap();
+    assert_eq!(p.outputs, vec![vec![1.5, 1.5]]);
+    assert_eq!(p.classes, None);
+    // Logistic: probabilities and the class p ≥ ½.
+    let logistic: ModelProblem =
+        serde_json::from_value(json!({"model": {"type": "logistic"}, "dataset_id": "d"})).unwrap();
+    let p = logistic
+        .predict_rows(&[2.0, 0.0], &[vec![1.0], vec![-1.0]])
+        .unwrap();
+    assert!((p.outputs[0][0] - 1.0 / (1.0 + (-2.0f64).exp())).abs() < 1e-15);
+    assert_eq!(p.classes, Some(vec![1, 0]));
+    // A parameter count that fits no output width, and ragged rows.
+    assert_eq!(
+        logistic
+            .predict_rows(&[1.0, 2.0, 3.0], &[vec![1.0]])
+            .unwrap_err()
+            .field,
+        "features"
+    );
+    assert_eq!(
+        logistic
+            .predict_rows(&[1.0, 2.0], &[vec![1.0], vec![1.0, 2.0]])
+            .unwrap_err()
+            .field,
+        "features[1]"
+    );
 }

@@ -11,7 +11,7 @@ pub mod rng;
 use ndarray::{Array2, Axis};
 use serde::{Deserialize, Serialize};
 
-pub use csv::{read_csv, CsvLimits};
+pub use csv::{read_csv, write_csv, CsvLimits};
 pub use generate::{generate, GeneratorConfig, MAX_GENERATED_ROWS};
 
 /// Which limit of [`CsvLimits`] an upload exceeded.

@@ -497,6 +497,31 @@ impl ModelProblem {
         probe.validate()
     }
 
+    /// [`ModelProblem::predict`] on JSON-shaped rows; ragged rows are reported as
+    /// `features[i]`.
+    pub fn predict_rows(
+        &self,
+        params: &[f64],
+        rows: &[Vec<f64>],
+    ) -> Result<Prediction, InvalidConfig> {
+        let d = rows.first().map_or(0, Vec::len);
+        if d == 0 {
+            return Err(InvalidConfig::new(
+                "features",
+                "must hold at least one row of at least one number",
+            ));
+        }
+        if let Some(i) = rows.iter().position(|r| r.len() != d) {
+            return Err(InvalidConfig::new(
+                format!("features[{i}]"),
+                format!("has {} numbers, the first row has {d}", rows[i].len()),
+            ));
+        }
+        let flat: Vec<f64> = rows.iter().flatten().copied().collect();
+        let x = ArrayView2::from_shape((rows.len(), d), &flat).expect("rows·d values");
+        self.predict(params, x)
+    }
+
     /// The fitted model's outputs on `features` (rows × d) at `params` (e.g. a job's final
     /// parameters): values for regression losses, probabilities and classes for classifiers.
     pub fn predict(

@@ -140,7 +140,13 @@ impl Network {
             let mut z = ws.z[l].slice_mut(s![..m, ..]);
             // z = b + input·Wᵀ, as torch's addmm.
             z.assign(&b);
-            general_mat_mul(1.0, &input, &w.t(), 1.0, &mut z);
+            if layer.outputs == 1 {
+                // A single output is a matrix-vector product: row dot products read the
+                // input once, where a matrix product would first copy it into packed panels.
+                general_mat_vec_mul(1.0, &input, &w.row(0), 1.0, &mut z.column_mut(0));
+            } else {
+                general_mat_mul(1.0, &input, &w.t(), 1.0, &mut z);
+            }
             if l + 1 < self.layers() {
                 self.activations[l].forward(z.view(), ws.a[l].slice_mut(s![..m, ..]));
             }
@@ -184,7 +190,16 @@ impl Network {
             let (lower, upper) = ws.dz.split_at_mut(l);
             let dz = upper[0].slice(s![..m, ..]);
             // ∂L/∂W = dzᵀ·input, ∂L/∂b = dzᵀ·1.
-            general_mat_mul(1.0, &dz.t(), &input, 0.0, &mut g_w);
+            if layer.outputs == 1 {
+                // One output: accumulate dz_i·input_i row by row (contiguous, no packing).
+                let mut g_row = g_w.row_mut(0);
+                g_row.fill(0.0);
+                for (row, &d) in input.rows().into_iter().zip(dz.column(0)) {
+                    g_row.scaled_add(d, &row);
+                }
+            } else {
+                general_mat_mul(1.0, &dz.t(), &input, 0.0, &mut g_w);
+            }
             general_mat_vec_mul(1.0, &dz.t(), &ones, 0.0, &mut g_b);
             if l > 0 {
                 // ∂L/∂a_{l−1} = dz·W, then through the activation.
