@@ -5,7 +5,7 @@
 //! parameters hold, for each layer in order, W (out × in, row-major) and then b (out).
 
 use ndarray::linalg::{general_mat_mul, general_mat_vec_mul};
-use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2};
+use ndarray::{s, Array2, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2};
 
 use super::activation::Activation;
 use super::loss::Loss;
@@ -175,7 +175,6 @@ impl Network {
             t,
             Some(ws.dz[last].slice_mut(s![..m, ..])),
         );
-        let ones = ws.ones.slice(s![..m]);
         for l in (0..self.layers()).rev() {
             let layer = ws.layers[l];
             let input = if l == 0 {
@@ -189,7 +188,7 @@ impl Network {
             let mut g_b = ArrayViewMut1::from(&mut g_rest[..layer.outputs]);
             let (lower, upper) = ws.dz.split_at_mut(l);
             let dz = upper[0].slice(s![..m, ..]);
-            // ∂L/∂W = dzᵀ·input, ∂L/∂b = dzᵀ·1.
+            // ∂L/∂W = dzᵀ·input, ∂L/∂b = the column sums of dz.
             if layer.outputs == 1 {
                 // One output: accumulate dz_i·input_i row by row (contiguous, no packing).
                 let mut g_row = g_w.row_mut(0);
@@ -200,7 +199,10 @@ impl Network {
             } else {
                 general_mat_mul(1.0, &dz.t(), &input, 0.0, &mut g_w);
             }
-            general_mat_vec_mul(1.0, &dz.t(), &ones, 0.0, &mut g_b);
+            g_b.fill(0.0);
+            for row in dz.rows() {
+                g_b += &row;
+            }
             if l > 0 {
                 // ∂L/∂a_{l−1} = dz·W, then through the activation.
                 let mut prev = lower[l - 1].slice_mut(s![..m, ..]);
@@ -238,8 +240,6 @@ pub struct Workspace {
     a: Vec<Array2<f64>>,
     /// ∂loss/∂z_l.
     dz: Vec<Array2<f64>>,
-    /// A column of ones, for bias gradients as a matrix-vector product.
-    ones: Array1<f64>,
 }
 
 impl Workspace {
@@ -256,7 +256,6 @@ impl Workspace {
                 .map(|&n| Array2::zeros((capacity, n)))
                 .collect(),
             dz: outs.iter().map(|&n| Array2::zeros((capacity, n))).collect(),
-            ones: Array1::ones(capacity),
         }
     }
 
