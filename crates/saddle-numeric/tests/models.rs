@@ -819,3 +819,23 @@ fn predict_infers_the_output_width_and_reads_outputs_by_loss() {
         "features[1]"
     );
 }
+
+#[test]
+fn unknown_model_fields_and_oversized_full_batches_are_rejected() {
+    let extra: Result<ModelProblem, _> = serde_json::from_value(
+        json!({"model": {"type": "linear", "hidden": [3]}, "dataset_id": "d"}),
+    );
+    assert!(extra.is_err(), "a linear model has no hidden layers");
+    // 40 000 rows through 2048-wide layers is far over the buffer limit as one batch.
+    let data = Dataset::new(Array2::zeros((40_000, 2)), Array2::zeros((40_000, 1))).unwrap();
+    let wide: ModelProblem = serde_json::from_value(json!({
+        "model": {"type": "mlp", "hidden": [2048, 2048]}, "dataset_id": "d"
+    }))
+    .unwrap();
+    let init: Initial = serde_json::from_value(json!({"init": "zeros"})).unwrap();
+    let err = wide.build(&data, &init).map(|_| ()).unwrap_err();
+    assert_eq!(err.field, "problem.batch_size");
+    let mut batched = wide.clone();
+    batched.batch_size = Some(256);
+    assert!(batched.build(&data, &init).is_ok());
+}

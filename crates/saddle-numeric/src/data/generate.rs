@@ -40,6 +40,7 @@ pub enum GeneratorConfig {
 /// Parameters of the `linear` generator.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"n_samples": 100, "n_features": 3, "noise": 0.1, "seed": 0})))]
 #[serde(deny_unknown_fields)]
 pub struct LinearConfig {
     /// Rows.
@@ -64,6 +65,7 @@ pub struct LinearConfig {
 /// Parameters of the `moons` generator.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"n_samples": 200, "noise": 0.1, "seed": 0})))]
 #[serde(deny_unknown_fields)]
 pub struct MoonsConfig {
     /// Rows (half per moon).
@@ -79,6 +81,7 @@ pub struct MoonsConfig {
 /// Parameters of the `circles` generator.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"n_samples": 200, "noise": 0.05, "factor": 0.5, "seed": 0})))]
 #[serde(deny_unknown_fields)]
 pub struct CirclesConfig {
     /// Rows (half per circle).
@@ -97,6 +100,7 @@ pub struct CirclesConfig {
 /// Parameters of the `blobs` generator.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"n_samples": 300, "centers": 3, "cluster_std": 1.0, "seed": 0})))]
 #[serde(deny_unknown_fields)]
 pub struct BlobsConfig {
     /// Rows, split as evenly as possible between the centers.
@@ -121,6 +125,7 @@ pub struct BlobsConfig {
 /// Parameters of the `xor` generator.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"n_samples": 200, "noise": 0.1, "seed": 0})))]
 #[serde(deny_unknown_fields)]
 pub struct XorConfig {
     /// Rows.
@@ -137,6 +142,7 @@ pub struct XorConfig {
 /// Parameters of the `spirals` generator.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"n_samples": 400, "noise": 0.05, "turns": 1.5, "seed": 0})))]
 #[serde(deny_unknown_fields)]
 pub struct SpiralsConfig {
     /// Rows (half per spiral).

@@ -34,6 +34,11 @@ const SPLIT_STREAM: u64 = 0x5350_4C54; // "SPLT"
 pub const MAX_HIDDEN_LAYERS: usize = 16;
 /// The widest hidden layer.
 pub const MAX_WIDTH: usize = 4096;
+/// The most parameters a model may have (16 Mi, 128 MiB per vector).
+pub const MAX_PARAMETERS: usize = 1 << 24;
+/// The most float64 values the training buffers of one model may hold (1 GiB): a full batch
+/// over many rows of a wide network must use `batch_size` instead.
+pub const MAX_BUFFER_VALUES: usize = 1 << 27;
 
 /// A model-fitting problem (`"kind": "model"`).
 ///
@@ -88,14 +93,15 @@ fn yes() -> bool {
 /// The model family, tagged by `type`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", schema(example = json!({"type": "mlp", "hidden": [8], "activation": "tanh"})))]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ModelSpec {
     /// One dense layer with as many outputs as target columns.
-    Linear,
+    Linear {},
     /// One dense layer read as logits (loss `bce`).
-    Logistic,
+    Logistic {},
     /// One dense layer with one output per class (loss `cross_entropy`).
-    Softmax,
+    Softmax {},
     /// Dense layers with activations, then a linear output layer.
     Mlp(MlpSpec),
 }
@@ -103,6 +109,7 @@ pub enum ModelSpec {
 /// The hidden layers of an MLP.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"hidden": [8, 8], "activation": ["relu", "tanh"]})))]
 #[serde(deny_unknown_fields)]
 pub struct MlpSpec {
     /// Widths of the hidden layers, input side first (e.g. [8, 8]).
@@ -130,6 +137,7 @@ pub enum Activations {
 /// Rows given inline: `features` n×d; `targets` a list of n numbers or n rows of k numbers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"features": [[0.0, 1.0], [1.0, 0.0]], "targets": [1.0, 0.0]})))]
 #[serde(deny_unknown_fields)]
 pub struct InlineData {
     /// Feature rows.
@@ -205,9 +213,9 @@ impl ModelProblem {
     /// The loss, after the model's default.
     pub fn loss(&self) -> Loss {
         self.loss.unwrap_or(match self.model {
-            ModelSpec::Linear | ModelSpec::Mlp(_) => Loss::Mse,
-            ModelSpec::Logistic => Loss::Bce,
-            ModelSpec::Softmax => Loss::CrossEntropy,
+            ModelSpec::Linear {} | ModelSpec::Mlp(_) => Loss::Mse,
+            ModelSpec::Logistic {} => Loss::Bce,
+            ModelSpec::Softmax {} => Loss::CrossEntropy,
         })
     }
 
@@ -215,13 +223,13 @@ impl ModelProblem {
     pub fn validate(&self) -> Result<(), InvalidConfig> {
         let loss = self.loss();
         match &self.model {
-            ModelSpec::Logistic if loss != Loss::Bce => {
+            ModelSpec::Logistic {} if loss != Loss::Bce => {
                 return Err(InvalidConfig::new(
                     "problem.loss",
                     "a logistic model is fitted with `bce`",
                 ))
             }
-            ModelSpec::Softmax if loss != Loss::CrossEntropy => {
+            ModelSpec::Softmax {} if loss != Loss::CrossEntropy => {
                 return Err(InvalidConfig::new(
                     "problem.loss",
                     "a softmax model is fitted with `cross_entropy`",
@@ -324,7 +332,7 @@ impl ModelProblem {
     /// target columns.
     fn network(&self, inputs: usize, outputs: usize) -> Network {
         match &self.model {
-            ModelSpec::Linear | ModelSpec::Logistic | ModelSpec::Softmax => {
+            ModelSpec::Linear {} | ModelSpec::Logistic {} | ModelSpec::Softmax {} => {
                 Network::new(vec![inputs, outputs], vec![])
             }
             ModelSpec::Mlp(mlp) => {
@@ -415,6 +423,28 @@ impl ModelProblem {
         self.validate()?;
         let targets = self.encode_targets(data)?;
         let net = self.network(data.features().ncols(), targets.ncols());
+        if net.dim() > MAX_PARAMETERS {
+            return Err(InvalidConfig::new(
+                "problem.model",
+                format!(
+                    "this model would have {} parameters, more than the limit of {MAX_PARAMETERS}",
+                    net.dim()
+                ),
+            ));
+        }
+        let batch_rows = self.batch_size.unwrap_or(data.rows()).min(data.rows());
+        let per_row = net.buffer_values_per_row();
+        if batch_rows.saturating_mul(per_row) > MAX_BUFFER_VALUES {
+            return Err(InvalidConfig::new(
+                "problem.batch_size",
+                format!(
+                    "batches of {batch_rows} rows need {} MiB of activations for this network, over the {} MiB limit; use a batch_size of at most {}",
+                    batch_rows.saturating_mul(per_row) >> 17,
+                    MAX_BUFFER_VALUES >> 17,
+                    MAX_BUFFER_VALUES / per_row
+                ),
+            ));
+        }
         let x0 = match initial {
             Initial::Vector(x0) => {
                 if x0.len() != net.dim() {

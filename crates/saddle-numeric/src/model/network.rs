@@ -73,6 +73,13 @@ impl Network {
         self.widths.windows(2).map(|w| w[1] * (w[0] + 1)).sum()
     }
 
+    /// float64 values a [`Workspace`] holds per row of capacity: z and ∂L/∂z for every
+    /// layer, the activation for every hidden layer.
+    pub fn buffer_values_per_row(&self) -> usize {
+        let outs = &self.widths[1..];
+        2 * outs.iter().sum::<usize>() + outs[..outs.len() - 1].iter().sum::<usize>()
+    }
+
     /// `(name, shape)` of every parameter tensor in flat order: `W`, `b` for a single layer,
     /// `W1`, `b1`, `W2`, … otherwise (the reference cases' `param_layout`).
     pub fn layout(&self) -> Vec<(String, Vec<usize>)> {
