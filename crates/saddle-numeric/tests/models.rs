@@ -839,3 +839,14 @@ fn unknown_model_fields_and_oversized_full_batches_are_rejected() {
     batched.batch_size = Some(256);
     assert!(batched.build(&data, &init).is_ok());
 }
+
+#[test]
+fn ragged_inline_targets_are_reported_on_the_targets() {
+    let config = problem(json!({"kind": "model", "model": {"type": "linear"},
+        "data": {"features": [[0.0], [1.0], [2.0]], "targets": [[0.0, 1.0], [1.0, 1.0], [2.0]]}}));
+    let err = config
+        .build(&serde_json::from_value(json!({"init": "zeros"})).unwrap())
+        .map(|_| ())
+        .unwrap_err();
+    assert_eq!(err.field, "problem.data.targets[2]");
+}

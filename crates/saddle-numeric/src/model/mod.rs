@@ -221,6 +221,12 @@ impl ModelProblem {
 
     /// Checks everything that does not depend on the data, naming the field.
     pub fn validate(&self) -> Result<(), InvalidConfig> {
+        self.validate_model()?;
+        self.validate_training()
+    }
+
+    /// Checks the model and its loss (what `predict` needs).
+    fn validate_model(&self) -> Result<(), InvalidConfig> {
         let loss = self.loss();
         match &self.model {
             ModelSpec::Logistic {} if loss != Loss::Bce => {
@@ -263,6 +269,11 @@ impl ModelProblem {
             }
             _ => {}
         }
+        Ok(())
+    }
+
+    /// Checks the data source and the training options.
+    fn validate_training(&self) -> Result<(), InvalidConfig> {
         match (&self.data, &self.dataset_id) {
             (Some(_), Some(_)) => {
                 return Err(InvalidConfig::new(
@@ -313,8 +324,11 @@ impl ModelProblem {
             .map(Some)
             .map_err(|e| {
                 let prefix = match &e {
+                    // Rows are checked features first: a ragged row whose features have the
+                    // first row's width has ragged targets.
                     DataError::Ragged { row, .. }
-                        if targets.get(row - 1).map(Vec::len) != targets.first().map(Vec::len) =>
+                        if data.features.get(row - 1).map(Vec::len)
+                            == data.features.first().map(Vec::len) =>
                     {
                         "problem.data.targets"
                     }
@@ -503,7 +517,7 @@ impl ModelProblem {
     /// The network for `params` on rows of `inputs` features: its output width is inferred
     /// from the parameter count.
     pub fn network_for(&self, inputs: usize, n_params: usize) -> Result<Network, InvalidConfig> {
-        self.validate_model_only()?;
+        self.validate_model()?;
         let last_in = match &self.model {
             ModelSpec::Mlp(mlp) => *mlp.hidden.last().expect("validated non-empty"),
             _ => inputs,
@@ -518,13 +532,6 @@ impl ModelProblem {
             ));
         }
         Ok(self.network(inputs, rest / (last_in + 1)))
-    }
-
-    fn validate_model_only(&self) -> Result<(), InvalidConfig> {
-        let mut probe = self.clone();
-        probe.data = None;
-        probe.dataset_id = Some(String::new());
-        probe.validate()
     }
 
     /// [`ModelProblem::predict`] on JSON-shaped rows; ragged rows are reported as
