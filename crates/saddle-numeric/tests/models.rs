@@ -850,3 +850,34 @@ fn ragged_inline_targets_are_reported_on_the_targets() {
         .unwrap_err();
     assert_eq!(err.field, "problem.data.targets[2]");
 }
+
+#[test]
+fn unshuffled_batches_walk_the_rows_in_order_with_a_short_last_batch() {
+    // At x = 0 a linear model predicts 0, so the mse of a batch is the mean of its y².
+    let ys = [1.0, 2.0, 3.0, 4.0, 5.0];
+    let config = problem(json!({
+        "kind": "model", "model": {"type": "linear"}, "batch_size": 2, "shuffle": false,
+        "data": {"features": [[0.0], [0.0], [0.0], [0.0], [0.0]], "targets": ys}
+    }));
+    let (mut objective, x0) = build(
+        &config,
+        serde_json::from_value(json!({"init": "zeros"})).unwrap(),
+    );
+    let mean_sq = |rows: &[f64]| rows.iter().map(|y| y * y).sum::<f64>() / rows.len() as f64;
+    let expected = [
+        (0, mean_sq(&ys[0..2])),
+        (0, mean_sq(&ys[2..4])),
+        (0, mean_sq(&ys[4..5])),
+        (1, mean_sq(&ys[0..2])),
+    ];
+    for (epoch, loss) in expected {
+        assert_eq!(objective.epoch(), Some(epoch));
+        assert_eq!(objective.value(&x0), loss);
+        objective.advance();
+    }
+    assert_eq!(objective.state(), json!({"epoch": 1, "position": 2}));
+    let err = objective
+        .load_state(&json!({"epoch": 0, "position": 3}))
+        .unwrap_err();
+    assert_eq!(err.field, "state.position");
+}
