@@ -186,7 +186,7 @@ fn case_optimizer(case: &Value) -> Result<OptimizerConfig, String> {
     }
 }
 
-/// The scheduler of a case as saddle's config (tried under snake_case and lower-case names).
+/// The scheduler of a case as saddle's config (tried under several spellings of its name).
 fn case_schedule(case: &Value, lr: f64) -> Result<Box<dyn Schedule>, String> {
     let s = &case["scheduler"];
     if s.is_null() {
@@ -200,7 +200,9 @@ fn case_schedule(case: &Value, lr: f64) -> Result<Box<dyn Schedule>, String> {
         }
         snake.extend(c.to_lowercase());
     }
-    for name in [snake, torch.to_lowercase()] {
+    // StepLR may be `step_lr` or `step`; CosineAnnealingLR `cosine`.
+    let short = snake.trim_end_matches("_lr").replace("_annealing", "");
+    for name in [snake, short, torch.to_lowercase()] {
         let mut params = s.as_object().unwrap().clone();
         params.insert("name".into(), json!(name));
         if let Ok(c) = serde_json::from_value::<ScheduleConfig>(Value::Object(params)) {
