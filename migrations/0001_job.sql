@@ -32,6 +32,11 @@ CREATE TABLE step (
     lr        REAL,
     momentum  REAL,
     evaluations INTEGER NOT NULL DEFAULT 0,
+    epoch     INTEGER,                                 -- model problems: the batch's epoch
+    train_loss REAL,                                   -- model problems, every eval_every steps
+    train_accuracy REAL,
+    val_loss  REAL,
+    val_accuracy REAL,
     params    BLOB,
     PRIMARY KEY (job_seq, step)
 ) WITHOUT ROWID;

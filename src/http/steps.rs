@@ -16,6 +16,7 @@ use super::jobs::find_job;
 use super::{ApiQuery, AppState};
 use crate::error::{ApiError, Problem};
 use crate::float::{floats, Float};
+use crate::jobs::MetricsReport;
 use crate::store::{StepRow, Store};
 
 /// One record of the history: it describes the iterate x_k.
@@ -41,6 +42,13 @@ pub struct StepView {
     /// make several per step).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub evaluations: Option<i64>,
+    /// Model problems: the epoch of the batch f(x_k) was taken on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<i64>,
+    /// Model problems, every `eval_every` steps and on the last record: the full training
+    /// loss, the validation loss and, for classifiers, the accuracies (without the l2 penalty).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<MetricsReport>,
     /// x_k, when recorded and asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub params: Option<Vec<Float>>,
@@ -85,7 +93,7 @@ pub struct ListStepsQuery {
     /// with the first and the latest.
     pub max_points: Option<i64>,
     /// Comma-separated fields to return besides `step`: any of loss, grad_norm, lr,
-    /// momentum, evaluations, params (default: all).
+    /// momentum, evaluations, epoch, metrics, params (default: all).
     pub fields: Option<String>,
     /// json, csv or ndjson; overrides the Accept header.
     pub format: Option<StepFormat>,
@@ -104,11 +112,15 @@ struct Fields {
     lr: bool,
     momentum: bool,
     evaluations: bool,
+    epoch: bool,
+    metrics: bool,
     params: bool,
 }
 
 impl Fields {
-    fn parse(spec: Option<&str>) -> Result<Self, ApiError> {
+    /// The requested fields; by default all of them, with the model-only columns (epoch,
+    /// metrics) only for model problems.
+    fn parse(spec: Option<&str>, is_model: bool) -> Result<Self, ApiError> {
         let Some(spec) = spec else {
             return Ok(Fields {
                 loss: true,
@@ -116,6 +128,8 @@ impl Fields {
                 lr: true,
                 momentum: true,
                 evaluations: true,
+                epoch: is_model,
+                metrics: is_model,
                 params: true,
             });
         };
@@ -125,6 +139,8 @@ impl Fields {
             lr: false,
             momentum: false,
             evaluations: false,
+            epoch: false,
+            metrics: false,
             params: false,
         };
         for name in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
@@ -135,11 +151,13 @@ impl Fields {
                 "lr" => f.lr = true,
                 "momentum" => f.momentum = true,
                 "evaluations" => f.evaluations = true,
+                "epoch" => f.epoch = true,
+                "metrics" => f.metrics = true,
                 "params" => f.params = true,
                 other => {
                     return Err(ApiError::bad_parameter(
                         "fields",
-                        format!("unknown field `{other}`; choose from step, loss, grad_norm, lr, momentum, evaluations, params"),
+                        format!("unknown field `{other}`; choose from step, loss, grad_norm, lr, momentum, evaluations, epoch, metrics, params"),
                     ))
                 }
             }
@@ -154,6 +172,12 @@ impl Fields {
             grad_norm: self.grad_norm.then_some(Float(row.grad_norm)),
             lr: self.lr.then_some(Float(row.lr)),
             evaluations: self.evaluations.then_some(row.evaluations),
+            epoch: if self.epoch { row.epoch } else { None },
+            metrics: if self.metrics {
+                row.metrics.map(MetricsReport::from)
+            } else {
+                None
+            },
             momentum: if self.momentum {
                 row.momentum.map(Float)
             } else {
@@ -230,8 +254,8 @@ pub async fn list_steps(
     ApiQuery(query): ApiQuery<ListStepsQuery>,
 ) -> Result<Response, ApiError> {
     let format = negotiate(query.format, &headers)?;
-    let fields = Fields::parse(query.fields.as_deref())?;
     let job = find_job(&state, &id).await?;
+    let fields = Fields::parse(query.fields.as_deref(), job.problem_kind == "model")?;
     let scope = format!("steps:{}", job.seq);
     let mut after = query.after_step.unwrap_or(-1).max(-1);
     if let Some(token) = &query.page_token {
@@ -453,6 +477,12 @@ fn csv_header(out: &mut String, fields: Fields, dim: usize) {
     if fields.evaluations {
         out.push_str(",evaluations");
     }
+    if fields.epoch {
+        out.push_str(",epoch");
+    }
+    if fields.metrics {
+        out.push_str(",train_loss,train_accuracy,val_loss,val_accuracy");
+    }
     if fields.params {
         for i in 0..dim {
             let _ = write!(out, ",param_{i}");
@@ -478,6 +508,26 @@ fn csv_row(out: &mut String, fields: Fields, row: &StepRow) {
     }
     if fields.evaluations {
         let _ = write!(out, ",{}", row.evaluations);
+    }
+    if fields.epoch {
+        out.push(',');
+        if let Some(e) = row.epoch {
+            let _ = write!(out, "{e}");
+        }
+    }
+    if fields.metrics {
+        let m = row.metrics;
+        for v in [
+            m.map(|m| m.train_loss),
+            m.and_then(|m| m.train_accuracy),
+            m.and_then(|m| m.val_loss),
+            m.and_then(|m| m.val_accuracy),
+        ] {
+            out.push(',');
+            if let Some(v) = v {
+                csv_float(out, v);
+            }
+        }
     }
     if fields.params {
         for p in row.params.iter().flatten() {

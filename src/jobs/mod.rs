@@ -6,7 +6,7 @@ mod result;
 mod runner;
 mod spec;
 
-pub use result::{JobError, JobResult};
+pub use result::{JobError, JobResult, MetricsReport};
 pub use runner::JobRunner;
 pub use spec::{JobLimits, JobSpec, PreparedJob, RecordConfig};
 

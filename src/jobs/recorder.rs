@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 use saddle_numeric::executor::{Observer, StepRecord};
+use saddle_numeric::model::Metrics;
 
 use crate::store::StepBatch;
 
@@ -38,6 +39,8 @@ struct PendingRecord {
     lr: f64,
     momentum: Option<f64>,
     evaluations: u64,
+    epoch: Option<u64>,
+    metrics: Option<Metrics>,
 }
 
 impl Recorder {
@@ -81,6 +84,8 @@ impl Recorder {
                 momentum: p.momentum,
                 params: &self.pending_params,
                 evaluations: p.evaluations,
+                epoch: p.epoch,
+                metrics: p.metrics,
             });
         }
         self.flush();
@@ -90,7 +95,8 @@ impl Recorder {
 
 impl Observer for Recorder {
     fn on_step(&mut self, r: &StepRecord<'_>) -> bool {
-        if r.step.is_multiple_of(self.every) {
+        // Records that carry evaluation metrics are kept whatever `every` says.
+        if r.step.is_multiple_of(self.every) || r.metrics.is_some() {
             self.batch.push(r);
             self.pending = None;
             if self.batch.len() >= BATCH_ROWS || self.last_flush.elapsed() >= FLUSH_INTERVAL {
@@ -104,6 +110,8 @@ impl Observer for Recorder {
                 lr: r.lr,
                 momentum: r.momentum,
                 evaluations: r.evaluations,
+                epoch: r.epoch,
+                metrics: r.metrics,
             });
             if self.dim > 0 {
                 self.pending_params.copy_from_slice(r.params);

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use saddle_numeric::model::Metrics;
 use saddle_numeric::{RunOutcome, StopReason};
 
 use crate::float::{floats, Float};
@@ -39,6 +40,9 @@ pub struct JobResult {
     pub gradient_evaluations: u64,
     /// Wall time of the optimization loop, in seconds.
     pub wall_time_seconds: f64,
+    /// Model problems: the metrics at the final point.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub final_metrics: Option<MetricsReport>,
 }
 
 impl From<&RunOutcome> for JobResult {
@@ -55,6 +59,7 @@ impl From<&RunOutcome> for JobResult {
             function_evaluations: o.evaluations,
             gradient_evaluations: o.evaluations,
             wall_time_seconds: o.elapsed.as_secs_f64(),
+            final_metrics: o.final_metrics.map(MetricsReport::from),
         }
     }
 }
@@ -68,4 +73,32 @@ pub struct JobError {
     pub step: Option<u64>,
     /// What happened.
     pub message: String,
+}
+
+/// Evaluation metrics of a model at one point (without the l2 penalty).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"train_loss": 0.21, "train_accuracy": 0.93, "val_loss": 0.25, "val_accuracy": 0.9}))]
+pub struct MetricsReport {
+    /// Mean loss over the whole training split.
+    pub train_loss: Float,
+    /// Fraction of correct training predictions (classifiers).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub train_accuracy: Option<f64>,
+    /// Mean loss over the validation split.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub val_loss: Option<Float>,
+    /// Fraction of correct validation predictions (classifiers).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub val_accuracy: Option<f64>,
+}
+
+impl From<Metrics> for MetricsReport {
+    fn from(m: Metrics) -> Self {
+        Self {
+            train_loss: Float(m.train_loss),
+            train_accuracy: m.train_accuracy,
+            val_loss: m.val_loss.map(Float),
+            val_accuracy: m.val_accuracy,
+        }
+    }
 }

@@ -3,14 +3,16 @@
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite};
 
+use saddle_numeric::model::Metrics;
 use saddle_numeric::StepRecord;
 
 use super::{Store, StoreError};
 
-/// Rows per multi-row INSERT: 1000 rows × 8 columns stays well under SQLite's limit of
+/// Rows per multi-row INSERT: 1000 rows × 13 columns stays well under SQLite's limit of
 /// 32 766 bound variables.
 const ROWS_PER_INSERT: usize = 1000;
-const STEP_COLUMNS: &str = "step, loss, grad_norm, lr, momentum, evaluations";
+const STEP_COLUMNS: &str = "step, loss, grad_norm, lr, momentum, evaluations, epoch, \
+     train_loss, train_accuracy, val_loss, val_accuracy";
 
 /// A batch of step records of one job, columnar so that filling it allocates nothing per step.
 #[derive(Debug, Clone, Default)]
@@ -27,6 +29,10 @@ pub struct StepBatch {
     pub momentum: Vec<Option<f64>>,
     /// Cumulative objective evaluations at each record.
     pub evaluations: Vec<i64>,
+    /// The epoch of each record's batch (model problems).
+    pub epoch: Vec<Option<i64>>,
+    /// Evaluation metrics, on the records that have them (model problems).
+    pub metrics: Vec<Option<Metrics>>,
     /// x_k of every row, concatenated as little-endian f64 bytes; empty when params are not
     /// recorded.
     pub params: Vec<u8>,
@@ -44,6 +50,8 @@ impl StepBatch {
             lr: Vec::with_capacity(rows),
             momentum: Vec::with_capacity(rows),
             evaluations: Vec::with_capacity(rows),
+            epoch: Vec::with_capacity(rows),
+            metrics: Vec::with_capacity(rows),
             params: Vec::with_capacity(rows * dim * 8),
             dim,
         }
@@ -57,6 +65,8 @@ impl StepBatch {
         self.lr.push(record.lr);
         self.momentum.push(record.momentum);
         self.evaluations.push(record.evaluations as i64);
+        self.epoch.push(record.epoch.map(|e| e as i64));
+        self.metrics.push(record.metrics);
         let params = record.params;
         if self.dim > 0 {
             for p in params {
@@ -100,6 +110,10 @@ pub struct StepRow {
     pub momentum: Option<f64>,
     /// Cumulative objective evaluations at this record.
     pub evaluations: i64,
+    /// The epoch of the record's batch (model problems).
+    pub epoch: Option<i64>,
+    /// Evaluation metrics, when taken at this record (model problems).
+    pub metrics: Option<Metrics>,
     /// x_k, when recorded and asked for.
     pub params: Option<Vec<f64>>,
 }
@@ -132,6 +146,16 @@ fn step_from_row(row: &SqliteRow) -> Result<StepRow, StoreError> {
         lr: real("lr")?,
         momentum: row.try_get("momentum")?,
         evaluations: row.try_get("evaluations")?,
+        epoch: row.try_get("epoch")?,
+        metrics: match row.try_get::<Option<f64>, _>("train_loss")? {
+            None => None,
+            Some(train_loss) => Some(Metrics {
+                train_loss,
+                train_accuracy: row.try_get("train_accuracy")?,
+                val_loss: row.try_get("val_loss")?,
+                val_accuracy: row.try_get("val_accuracy")?,
+            }),
+        },
         params,
     })
 }
@@ -148,9 +172,11 @@ impl Store {
         while start < batch.len() {
             let end = (start + ROWS_PER_INSERT).min(batch.len());
             let mut insert: QueryBuilder<'_, Sqlite> = QueryBuilder::new(
-                "INSERT INTO step (job_seq, step, loss, grad_norm, lr, momentum, evaluations, params) ",
+                "INSERT INTO step (job_seq, step, loss, grad_norm, lr, momentum, evaluations, epoch, \
+                 train_loss, train_accuracy, val_loss, val_accuracy, params) ",
             );
             insert.push_values(start..end, |mut row, i| {
+                let m = batch.metrics[i];
                 row.push_bind(seq)
                     .push_bind(batch.steps[i])
                     .push_bind(nan_to_null(batch.loss[i]))
@@ -158,6 +184,11 @@ impl Store {
                     .push_bind(nan_to_null(batch.lr[i]))
                     .push_bind(batch.momentum[i].and_then(nan_to_null))
                     .push_bind(batch.evaluations[i])
+                    .push_bind(batch.epoch[i])
+                    .push_bind(m.map(|m| m.train_loss).and_then(nan_to_null))
+                    .push_bind(m.and_then(|m| m.train_accuracy))
+                    .push_bind(m.and_then(|m| m.val_loss).and_then(nan_to_null))
+                    .push_bind(m.and_then(|m| m.val_accuracy))
                     .push_bind(batch.params_of(i));
             });
             insert.build().execute(&mut *tx).await?;

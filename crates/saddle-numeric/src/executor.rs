@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clip::ClipConfig;
 use crate::error::{check_min, InvalidConfig};
+use crate::model::Metrics;
 use crate::optim::{Optimizer, StepContext};
 use crate::problem::Objective;
 use crate::schedule::Schedule;
@@ -205,6 +206,10 @@ pub struct StepRecord<'a> {
     /// Objective evaluations made so far, this record's included (L-BFGS and line searches
     /// make several per step).
     pub evaluations: u64,
+    /// For objectives over a dataset: the epoch (0-based) of the batch f(x_k) was taken on.
+    pub epoch: Option<u64>,
+    /// Evaluation metrics at x_k, every `eval_every` steps and at the last record.
+    pub metrics: Option<Metrics>,
 }
 
 /// Receives every record as the run makes it. Returning `false` asks the run to stop as
@@ -245,6 +250,8 @@ pub struct RunOutcome {
     pub elapsed: Duration,
     /// For a diverged run: what became non-finite.
     pub divergence: Option<String>,
+    /// Evaluation metrics at the final point, for objectives that have them.
+    pub final_metrics: Option<Metrics>,
 }
 
 /// Owns the loop: evaluate, record, check the stopping rules, clip, step, advance the
@@ -306,6 +313,11 @@ impl<'c> Executor<'c> {
         self.schedule.as_ref()
     }
 
+    /// The objective, e.g. to checkpoint its mini-batch position after the run.
+    pub fn objective(&self) -> &dyn Objective {
+        self.objective.as_ref()
+    }
+
     /// Runs from `x0` until a stopping rule fires, reporting every record to `observer`.
     pub fn run(&mut self, x0: &[f64], observer: &mut dyn Observer) -> RunOutcome {
         let started = Instant::now();
@@ -324,6 +336,7 @@ impl<'c> Executor<'c> {
         let mut updates: u64 = 0;
         let mut ring = LossRing::new(self.stop.plateau_window());
 
+        let mut last_metrics: Option<Metrics>;
         let (loss, grad_norm, reason, divergence) = loop {
             let step = self.first_step + updates;
             let loss = self.objective.value_and_grad(&x, &mut raw_grad);
@@ -331,6 +344,28 @@ impl<'c> Executor<'c> {
             let grad_norm = norm2(&raw_grad);
             let lr = self.schedule.lr();
             let momentum = self.schedule.momentum();
+            let epoch = self.objective.epoch();
+            // Decide before reporting, so the last record can carry the final metrics.
+            let divergence = non_finite(loss, &raw_grad, &x);
+            let stop = match divergence {
+                Some(_) => Some(StopReason::Diverged),
+                None => {
+                    let loss_back = ring.push(loss);
+                    self.should_stop(updates, loss, grad_norm, loss_back, deadline)
+                }
+            };
+            let metrics_due = divergence.is_none()
+                && (stop.is_some()
+                    || self
+                        .objective
+                        .eval_every()
+                        .is_some_and(|e| e > 0 && step.is_multiple_of(e)));
+            let metrics = if metrics_due {
+                self.objective.metrics(&x)
+            } else {
+                None
+            };
+            last_metrics = metrics;
             let record = StepRecord {
                 step,
                 loss,
@@ -339,6 +374,8 @@ impl<'c> Executor<'c> {
                 momentum,
                 params: &x,
                 evaluations,
+                epoch,
+                metrics,
             };
             let keep_going = observer.on_step(&record);
             if loss < best_loss {
@@ -347,12 +384,8 @@ impl<'c> Executor<'c> {
                 best_params.copy_from_slice(&x);
             }
 
-            if let Some(what) = non_finite(loss, &raw_grad, &x) {
-                break (loss, grad_norm, StopReason::Diverged, Some(what));
-            }
-            let loss_back = ring.push(loss);
-            if let Some(reason) = self.should_stop(updates, loss, grad_norm, loss_back, deadline) {
-                break (loss, grad_norm, reason, None);
+            if let Some(reason) = stop {
+                break (loss, grad_norm, reason, divergence);
             }
             if !keep_going || self.cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
                 break (loss, grad_norm, StopReason::Cancelled, None);
@@ -380,7 +413,13 @@ impl<'c> Executor<'c> {
             updates += 1;
         };
 
+        let final_metrics = match (last_metrics, reason) {
+            (Some(m), _) => Some(m),
+            (None, StopReason::Diverged) => None,
+            (None, _) => self.objective.metrics(&x),
+        };
         RunOutcome {
+            final_metrics,
             stop_reason: reason,
             steps: updates,
             final_loss: loss,

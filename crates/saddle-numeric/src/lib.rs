@@ -1,5 +1,6 @@
 //! saddle's numeric core: objectives, optimizers that follow `torch.optim` step for step,
-//! learning-rate schedules, gradient clipping and the executor that owns the optimization loop.
+//! learning-rate schedules, gradient clipping and the executor that owns the optimization loop;
+//! datasets ([`data`]) and the models fitted to them ([`model`]).
 //!
 //! Pure, synchronous and deterministic: nothing here knows about HTTP, SQL or async runtimes,
 //! so the same code serves the job runner, the benchmarks and anyone embedding the crate.
@@ -7,8 +8,10 @@
 pub mod builtin;
 pub mod catalogue;
 pub mod clip;
+pub mod data;
 pub mod error;
 pub mod executor;
+pub mod model;
 pub mod optim;
 pub mod problem;
 pub mod schedule;

@@ -20,6 +20,34 @@ pub trait Objective: Send {
     /// Moves to the next mini-batch. Called once after every optimizer step; deterministic
     /// objectives ignore it.
     fn advance(&mut self) {}
+
+    /// The objective's own position (e.g. the mini-batch sampler's epoch and offset), for
+    /// checkpoints. Stateless objectives return null.
+    fn state(&self) -> serde_json::Value {
+        serde_json::Value::Null
+    }
+
+    /// Restores a position produced by [`Objective::state`].
+    fn load_state(&mut self, _state: &serde_json::Value) -> Result<(), InvalidConfig> {
+        Ok(())
+    }
+
+    /// The epoch the next evaluation belongs to (0-based), for objectives over a dataset.
+    fn epoch(&self) -> Option<u64> {
+        None
+    }
+
+    /// How often (in steps) the executor should attach [`Objective::metrics`] to a record;
+    /// `None`: only at the last record.
+    fn eval_every(&self) -> Option<u64> {
+        None
+    }
+
+    /// Evaluation metrics at `x` (full training loss, validation loss, accuracies), for
+    /// objectives that have them.
+    fn metrics(&mut self, _x: &[f64]) -> Option<Metrics> {
+        None
+    }
 }
 
 /// An objective given by two closures, for tests and embedding.
@@ -69,7 +97,9 @@ pub fn finite_difference_grad(objective: &mut dyn Objective, x: &[f64], h: f64) 
 use serde::{Deserialize, Serialize};
 
 use crate::builtin::BuiltinProblem;
+use crate::data::Dataset;
 use crate::error::InvalidConfig;
+use crate::model::{InitSpec, Metrics, ModelProblem};
 
 /// What to minimize, tagged by `kind`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -79,6 +109,8 @@ use crate::error::InvalidConfig;
 pub enum ProblemConfig {
     /// A function from the builtin library, by name.
     Builtin(BuiltinProblem),
+    /// A model (linear, logistic, softmax, MLP) fitted to a dataset.
+    Model(ModelProblem),
 }
 
 /// The starting point of a run.
@@ -89,31 +121,81 @@ pub enum ProblemConfig {
 pub enum Initial {
     /// The parameter vector x₀ itself.
     Vector(Vec<f64>),
+    /// A seeded initialization scheme (model problems only).
+    Init(InitSpec),
 }
 
 impl ProblemConfig {
     /// Validates the problem against the starting point and builds the objective together
     /// with x₀ as a flat vector.
+    ///
+    /// A model problem that names a `dataset_id` cannot be built here: the service loads
+    /// the dataset and calls [`ProblemConfig::build_with`].
     pub fn build(
         &self,
         initial: &Initial,
     ) -> Result<(Box<dyn Objective>, Vec<f64>), InvalidConfig> {
-        let Initial::Vector(x0) = initial;
-        if x0.is_empty() {
-            return Err(InvalidConfig::new(
-                "initial",
-                "must hold at least one number",
-            ));
+        self.build_with(initial, &|id| {
+            let _ = id;
+            None
+        })
+    }
+
+    /// The stored dataset this problem needs, for the caller to load before
+    /// [`ProblemConfig::build_with`].
+    pub fn dataset_id(&self) -> Option<&str> {
+        match self {
+            ProblemConfig::Model(m) => m.dataset_id.as_deref(),
+            _ => None,
         }
-        if let Some(i) = x0.iter().position(|v| !v.is_finite()) {
-            return Err(InvalidConfig::new(
-                format!("initial[{i}]"),
-                "must be a finite number",
-            ));
+    }
+
+    /// As [`ProblemConfig::build`], with `resolve` turning a `dataset_id` into its dataset
+    /// (`None`: no such dataset, reported as an error on `problem.dataset_id`).
+    pub fn build_with(
+        &self,
+        initial: &Initial,
+        resolve: &dyn Fn(&str) -> Option<Dataset>,
+    ) -> Result<(Box<dyn Objective>, Vec<f64>), InvalidConfig> {
+        if let Initial::Vector(x0) = initial {
+            if x0.is_empty() {
+                return Err(InvalidConfig::new(
+                    "initial",
+                    "must hold at least one number",
+                ));
+            }
+            if let Some(i) = x0.iter().position(|v| !v.is_finite()) {
+                return Err(InvalidConfig::new(
+                    format!("initial[{i}]"),
+                    "must be a finite number",
+                ));
+            }
         }
-        let objective = match self {
-            ProblemConfig::Builtin(b) => b.build(x0.len())?,
-        };
-        Ok((objective, x0.clone()))
+        match self {
+            ProblemConfig::Builtin(b) => {
+                let Initial::Vector(x0) = initial else {
+                    return Err(InvalidConfig::new(
+                        "initial",
+                        "initialization schemes apply to model problems; give x0 as a list of numbers",
+                    ));
+                };
+                Ok((b.build(x0.len())?, x0.clone()))
+            }
+            ProblemConfig::Model(m) => {
+                m.validate()?;
+                let data = match (m.inline_dataset()?, &m.dataset_id) {
+                    (Some(data), _) => data,
+                    (None, Some(id)) => resolve(id).ok_or_else(|| {
+                        InvalidConfig::new(
+                            "problem.dataset_id",
+                            format!("no dataset `{id}` is available to this run"),
+                        )
+                    })?,
+                    (None, None) => unreachable!("validate requires data or dataset_id"),
+                };
+                let (objective, x0) = m.build(&data, initial)?;
+                Ok((Box::new(objective), x0))
+            }
+        }
     }
 }
