@@ -1,5 +1,6 @@
 //! The HTTP API: one module per resource, routes and OpenAPI built together.
 
+mod catalogue;
 mod extract;
 mod health;
 mod jobs;
@@ -45,6 +46,7 @@ pub struct AppState {
     ),
     tags(
         (name = "jobs", description = "Optimization runs and their step histories"),
+        (name = "catalogue", description = "The optimizers, schedules and functions a job can use"),
         (name = "service", description = "Health and metadata")
     ),
     components(schemas(Problem, FieldError))
@@ -57,6 +59,10 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(jobs::get_job, jobs::delete_job))
         .routes(routes!(jobs::cancel_job))
         .routes(routes!(steps::list_steps))
+        .routes(routes!(catalogue::list_optimizers))
+        .routes(routes!(catalogue::get_optimizer))
+        .routes(routes!(catalogue::list_schedules))
+        .routes(routes!(catalogue::get_schedule))
         .routes(routes!(health::healthz))
 }
 

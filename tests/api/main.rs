@@ -1,5 +1,6 @@
 //! Integration tests: the real server on a random port with a temporary database, over HTTP.
 
+mod catalogue;
 mod errors;
 mod helpers;
 mod jobs;
