@@ -1,5 +1,7 @@
 //! `/v1/jobs`: submit, read, list, cancel and delete optimization jobs.
 
+use std::time::Duration;
+
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -312,12 +314,54 @@ pub async fn create_job(
         .into_response())
 }
 
+/// Long-polling of `GET /v1/jobs/{id}`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct GetJobQuery {
+    /// Wait up to this long (`30s`, `500ms`, `2m` or seconds; at most 60 s) for the status to
+    /// change from what it is when the request arrives; then answer as usual.
+    pub wait: Option<String>,
+}
+
+/// The longest a long-poll may wait.
+const MAX_WAIT: Duration = Duration::from_secs(60);
+
+fn parse_wait(text: &str) -> Result<Duration, ApiError> {
+    let text = text.trim();
+    let (number, unit) = match text.find(|c: char| c.is_ascii_alphabetic()) {
+        Some(i) => text.split_at(i),
+        None => (text, "s"),
+    };
+    let scale = match unit {
+        "ms" => 1e-3,
+        "s" => 1.0,
+        "m" => 60.0,
+        _ => f64::NAN,
+    };
+    let seconds = number
+        .trim()
+        .parse::<f64>()
+        .map(|v| v * scale)
+        .unwrap_or(f64::NAN);
+    if !(seconds.is_finite() && seconds >= 0.0) {
+        return Err(ApiError::bad_parameter(
+            "wait",
+            format!("`{text}` is not a duration; write e.g. 30s, 500ms or 2m"),
+        ));
+    }
+    Ok(Duration::from_secs_f64(seconds).min(MAX_WAIT))
+}
+
 /// Read a job: its status, progress and, once finished, its result.
+///
+/// With `?wait=30s` the answer is held until the job's status changes (or the wait is over):
+/// long-polling for clients without Server-Sent Events.
 #[utoipa::path(
     get,
     path = "/v1/jobs/{id}",
     tag = "jobs",
-    params(("id" = String, Path, description = "The job's id")),
+    params(("id" = String, Path, description = "The job's id"), GetJobQuery),
     responses(
         (status = 200, description = "The job", body = JobResponse),
         (status = 404, description = "No such job", body = Problem, content_type = "application/problem+json",
@@ -328,8 +372,22 @@ pub async fn create_job(
 pub async fn get_job(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    ApiQuery(query): ApiQuery<GetJobQuery>,
 ) -> Result<Json<JobResponse>, ApiError> {
-    let row = find_job(&state, &id).await?;
+    let mut row = find_job(&state, &id).await?;
+    if let Some(wait) = query.wait.as_deref() {
+        let wait = parse_wait(wait)?;
+        if !row.status.is_finished() && !wait.is_zero() {
+            if let Some(changed) = state
+                .runner
+                .wait_for_status(&id, Some(row.status), wait)
+                .await
+                .map_err(job_error(&id))?
+            {
+                row = changed;
+            }
+        }
+    }
     Ok(Json(row.try_into()?))
 }
 

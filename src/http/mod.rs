@@ -1,6 +1,7 @@
 //! The HTTP API: one module per resource, routes and OpenAPI built together.
 
 mod catalogue;
+mod events;
 mod extract;
 mod health;
 mod jobs;
@@ -59,6 +60,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(jobs::get_job, jobs::delete_job))
         .routes(routes!(jobs::cancel_job))
         .routes(routes!(steps::list_steps))
+        .routes(routes!(events::stream_events))
         .routes(routes!(catalogue::list_optimizers))
         .routes(routes!(catalogue::get_optimizer))
         .routes(routes!(catalogue::list_schedules))

@@ -106,7 +106,7 @@ const STREAM_CHUNK: i64 = 5000;
 
 /// Which columns to return.
 #[derive(Debug, Clone, Copy)]
-struct Fields {
+pub(super) struct Fields {
     loss: bool,
     grad_norm: bool,
     lr: bool,
@@ -114,13 +114,14 @@ struct Fields {
     evaluations: bool,
     epoch: bool,
     metrics: bool,
-    params: bool,
+    /// Whether x_k is wanted (so the store can leave the blob unread).
+    pub(super) params: bool,
 }
 
 impl Fields {
     /// The requested fields; by default all of them, with the model-only columns (epoch,
     /// metrics) only for model problems.
-    fn parse(spec: Option<&str>, is_model: bool) -> Result<Self, ApiError> {
+    pub(super) fn parse(spec: Option<&str>, is_model: bool) -> Result<Self, ApiError> {
         let Some(spec) = spec else {
             return Ok(Fields {
                 loss: true,
@@ -165,7 +166,7 @@ impl Fields {
         Ok(f)
     }
 
-    fn view(&self, row: StepRow) -> StepView {
+    pub(super) fn view(&self, row: StepRow) -> StepView {
         StepView {
             step: row.step,
             loss: self.loss.then_some(Float(row.loss)),

@@ -36,8 +36,10 @@ struct Inner {
     /// Cancel flags of the jobs running in this process, by job_seq.
     running: Mutex<HashMap<i64, Arc<AtomicBool>>>,
     shutdown: watch::Sender<bool>,
-    /// Woken whenever a job of this process finishes.
-    finished: Notify,
+    /// Woken whenever a job of this process changes status (claimed, finished, cancelled).
+    status_changed: Notify,
+    /// Woken whenever a batch of history has been stored.
+    history_written: Arc<Notify>,
 }
 
 impl JobRunner {
@@ -51,7 +53,8 @@ impl JobRunner {
                 wake: Notify::new(),
                 running: Mutex::new(HashMap::new()),
                 shutdown,
-                finished: Notify::new(),
+                status_changed: Notify::new(),
+                history_written: Arc::new(Notify::new()),
             }),
         };
         let handles = (0..workers)
@@ -95,6 +98,7 @@ impl JobRunner {
     /// Cancels a job (idempotent): a queued job at once, a running one at its next step.
     pub async fn cancel(&self, job_id: &str) -> Result<JobRow, JobsError> {
         let job = self.inner.store.request_cancel(job_id).await?;
+        self.inner.status_changed.notify_waiters();
         if let Some(flag) = self.inner.running.lock().expect("lock").get(&job.seq) {
             flag.store(true, Ordering::Relaxed);
         }
@@ -128,7 +132,10 @@ impl JobRunner {
                 return;
             }
             match self.inner.store.claim_next_job().await {
-                Ok(Some(job)) => self.run_claimed(job).await,
+                Ok(Some(job)) => {
+                    self.inner.status_changed.notify_waiters();
+                    self.run_claimed(job).await
+                }
                 Ok(None) => {
                     tokio::select! {
                         _ = self.inner.wake.notified() => {}
@@ -196,27 +203,65 @@ impl JobRunner {
         {
             tracing::error!(job_id = %job.job_id, error = %e, "could not record the end of a job");
         }
-        self.inner.finished.notify_waiters();
+        self.inner.status_changed.notify_waiters();
     }
 
     /// Waits until the job has finished (run by this process) and returns it.
     pub async fn wait_finished(&self, job_id: &str) -> Result<JobRow, JobsError> {
         loop {
-            let notified = self.inner.finished.notified();
+            if let Some(job) = self
+                .wait_for_status(job_id, None, Duration::from_secs(3600))
+                .await?
+            {
+                if job.status.is_finished() {
+                    return Ok(job);
+                }
+            }
+        }
+    }
+
+    /// Waits until the job's status differs from `from` (or, with `None`, until it has
+    /// finished), at most `timeout`. Returns the job as it then is (`None` only if `from` is
+    /// `None` and the timeout passed first).
+    pub async fn wait_for_status(
+        &self,
+        job_id: &str,
+        from: Option<JobStatus>,
+        timeout: Duration,
+    ) -> Result<Option<JobRow>, JobsError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let notified = self.inner.status_changed.notified();
             tokio::pin!(notified);
-            // Register before looking, so a finish between the look and the wait is not missed.
+            // Register before looking, so a change between the look and the wait is not missed.
             notified.as_mut().enable();
             let job = self.inner.store.get_job(job_id).await?;
-            if job.status.is_finished() {
-                return Ok(job);
+            let changed = match from {
+                Some(status) => job.status != status,
+                None => job.status.is_finished(),
+            };
+            if changed || job.status.is_finished() {
+                return Ok(Some(job));
             }
-            notified.await;
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return Ok(from.map(|_| job));
+            }
         }
+    }
+
+    /// Waits until more history has been stored (by any job), at most `timeout`.
+    pub async fn wait_for_history(&self, timeout: Duration) {
+        let _ = tokio::time::timeout(timeout, self.inner.history_written.notified()).await;
     }
 
     async fn execute(&self, seq: i64, spec: JobSpec, flag: Arc<AtomicBool>) -> Ending {
         let (tx, rx) = mpsc::channel::<StepBatch>(HISTORY_CHANNEL_BATCHES);
-        let writer = tokio::spawn(write_history(self.inner.store.clone(), seq, rx));
+        let writer = tokio::spawn(write_history(
+            self.inner.store.clone(),
+            seq,
+            rx,
+            self.inner.history_written.clone(),
+        ));
         let limits = self.inner.limits;
         let run = tokio::task::spawn_blocking(move || run_job(&spec, limits, &flag, tx)).await;
         let stored = writer
@@ -274,12 +319,14 @@ async fn write_history(
     store: Store,
     seq: i64,
     mut rx: mpsc::Receiver<StepBatch>,
+    written: Arc<Notify>,
 ) -> Result<(), String> {
     while let Some(batch) = rx.recv().await {
         store
             .insert_steps(seq, &batch)
             .await
             .map_err(|e| e.to_string())?;
+        written.notify_waiters();
     }
     Ok(())
 }

@@ -2,6 +2,7 @@
 
 mod catalogue;
 mod errors;
+mod events;
 mod helpers;
 mod jobs;
 mod openapi;
