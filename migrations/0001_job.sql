@@ -15,6 +15,9 @@ CREATE TABLE job (
     stop_reason      TEXT,
     result           TEXT,                            -- JSON, once finished
     error            TEXT,                            -- JSON, on failure
+    continued_from   TEXT,                            -- job_id this job continues
+    resume_state     TEXT,                            -- JSON checkpoint the run starts from
+    final_state      TEXT,                            -- JSON checkpoint at the end of the run
     created_at       TEXT NOT NULL,
     started_at       TEXT,
     finished_at      TEXT

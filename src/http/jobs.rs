@@ -14,7 +14,7 @@ use saddle_numeric::StopReason;
 use super::{ApiJson, ApiQuery, AppState};
 use crate::error::{ApiError, Problem};
 use crate::float::Float;
-use crate::jobs::{JobError, JobResult, JobSpec, JobsError};
+use crate::jobs::{ContinueJobRequest, JobError, JobResult, JobSpec, JobsError};
 use crate::store::{JobFilter, JobRow, JobStatus};
 
 /// A job's lifecycle state.
@@ -117,6 +117,9 @@ pub struct JobResponse {
     /// What went wrong, for failed jobs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<JobError>,
+    /// The job this one continues (its history goes on from that job's last step).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub continued_from: Option<String>,
 }
 
 fn stored_json<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T, ApiError> {
@@ -147,6 +150,7 @@ impl TryFrom<JobRow> for JobResponse {
                 .as_deref()
                 .map(|e| stored_json(e, "error"))
                 .transpose()?,
+            continued_from: row.continued_from,
             id: row.job_id,
             name: row.name,
             tags: row.tags,
@@ -304,14 +308,7 @@ pub async fn create_job(
     ApiJson(spec): ApiJson<JobSpec>,
 ) -> Result<Response, ApiError> {
     let row = state.runner.submit(spec).await?;
-    let location = format!("/v1/jobs/{}", row.job_id);
-    let body = JobResponse::try_from(row)?;
-    Ok((
-        StatusCode::CREATED,
-        [(header::LOCATION, location)],
-        Json(body),
-    )
-        .into_response())
+    created(row)
 }
 
 /// Long-polling of `GET /v1/jobs/{id}`.
@@ -493,4 +490,54 @@ pub async fn delete_job(
 ) -> Result<StatusCode, ApiError> {
     state.runner.delete(&id).await.map_err(job_error(&id))?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Continue a finished job for more steps.
+///
+/// The new job starts from the old one's final parameters and its whole optimizer, schedule
+/// and mini-batch sampler state, and numbers its records on from the old one's last step: the
+/// two histories together are, bit for bit, one uninterrupted run.
+#[utoipa::path(
+    post,
+    path = "/v1/jobs/{id}/continue",
+    tag = "jobs",
+    params(("id" = String, Path, description = "The finished job to continue")),
+    request_body = ContinueJobRequest,
+    responses(
+        (status = 201, description = "The continuation was queued", body = JobResponse,
+         headers(("Location" = String, description = "The new job's URL"))),
+        (status = 404, description = "No such job", body = Problem, content_type = "application/problem+json",
+         example = json!({"type": "urn:saddle:problem:not-found", "title": "No such resource", "status": 404,
+                          "detail": "no job with id `42`; list jobs with GET /v1/jobs"})),
+        (status = 409, description = "The job has not finished, or diverged", body = Problem, content_type = "application/problem+json",
+         example = json!({"type": "urn:saddle:problem:conflict", "title": "The resource's state does not allow this", "status": 409,
+                          "detail": "job `42` is still running; continue it once it has finished"})),
+        (status = 422, description = "A field is not valid", body = Problem, content_type = "application/problem+json",
+         example = json!({"type": "urn:saddle:problem:validation", "title": "The request is not valid", "status": 422,
+                          "detail": "steps: must be at least 1", "errors": [{"field": "steps", "message": "must be at least 1"}]}))
+    )
+)]
+pub async fn continue_job(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(request): ApiJson<ContinueJobRequest>,
+) -> Result<Response, ApiError> {
+    let row = state
+        .runner
+        .continue_job(&id, request)
+        .await
+        .map_err(job_error(&id))?;
+    created(row)
+}
+
+/// A 201 with the job and its `Location`.
+fn created(row: JobRow) -> Result<Response, ApiError> {
+    let location = format!("/v1/jobs/{}", row.job_id);
+    let body = JobResponse::try_from(row)?;
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(body),
+    )
+        .into_response())
 }

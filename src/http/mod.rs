@@ -59,6 +59,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(jobs::create_job, jobs::list_jobs))
         .routes(routes!(jobs::get_job, jobs::delete_job))
         .routes(routes!(jobs::cancel_job))
+        .routes(routes!(jobs::continue_job))
         .routes(routes!(steps::list_steps))
         .routes(routes!(events::stream_events))
         .routes(routes!(catalogue::list_optimizers))

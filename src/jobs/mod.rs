@@ -1,11 +1,13 @@
 //! Jobs: validation at submission, the queue, the worker pool that runs optimizations off the
 //! async runtime, cancellation, and the history writer.
 
+mod continuation;
 mod recorder;
 mod result;
 mod runner;
 mod spec;
 
+pub use continuation::ContinueJobRequest;
 pub use result::{JobError, JobResult, MetricsReport};
 pub use runner::JobRunner;
 pub use spec::{JobLimits, JobSpec, PreparedJob, RecordConfig};

@@ -9,6 +9,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch, Notify};
 use tokio::task::JoinHandle;
 
+use saddle_numeric::executor::Checkpoint;
 use saddle_numeric::schedule::Constant;
 use saddle_numeric::{Executor, RunOutcome, StopReason};
 
@@ -16,7 +17,7 @@ use super::recorder::Recorder;
 use super::result::{JobError, JobResult};
 use super::spec::{JobLimits, JobSpec};
 use super::JobsError;
-use crate::store::{JobRow, JobStatus, NewJob, StepBatch, Store};
+use crate::store::{JobEnding, JobRow, JobStatus, NewJob, StepBatch, Store};
 
 /// Batches in flight between a run and its history writer.
 const HISTORY_CHANNEL_BATCHES: usize = 8;
@@ -71,12 +72,24 @@ impl JobRunner {
     /// Validates `spec` (off the async runtime: building an objective can be expensive) and
     /// queues it.
     pub async fn submit(&self, spec: JobSpec) -> Result<JobRow, JobsError> {
+        self.submit_with(spec, None).await
+    }
+
+    /// Queues `spec`, optionally as the continuation of another job from its checkpoint.
+    pub(super) async fn submit_with(
+        &self,
+        spec: JobSpec,
+        continuing: Option<(&str, &Checkpoint)>,
+    ) -> Result<JobRow, JobsError> {
         let limits = self.inner.limits;
         let checked = spec.clone();
         tokio::task::spawn_blocking(move || checked.prepare(limits).map(|_| ()))
             .await
             .map_err(|e| JobsError::Conflict(format!("validation failed: {e}")))??;
         let json = serde_json::to_string(&spec).expect("a job spec serializes");
+        let resume_state = continuing.map(|(_, checkpoint)| {
+            serde_json::to_string(checkpoint).expect("a checkpoint serializes")
+        });
         let job_id = uuid::Uuid::new_v4().to_string();
         let job = self
             .inner
@@ -89,10 +102,17 @@ impl JobRunner {
                 problem_kind: &spec.problem_kind(),
                 optimizer_name: &spec.optimizer_name(),
                 max_steps: spec.stop.max_steps as i64,
+                continued_from: continuing.map(|(id, _)| id),
+                resume_state: resume_state.as_deref(),
             })
             .await?;
         self.inner.wake.notify_one();
         Ok(job)
+    }
+
+    /// The store, for the job operations built on the runner.
+    pub(super) fn store(&self) -> &Store {
+        &self.inner.store
     }
 
     /// Cancels a job (idempotent): a queued job at once, a running one at its next step.
@@ -172,9 +192,9 @@ impl JobRunner {
         }
         tracing::info!(job_id = %job.job_id, "job started");
 
-        let ending = match serde_json::from_str::<JobSpec>(&job.spec) {
-            Ok(spec) => self.execute(seq, spec, flag).await,
-            Err(e) => Ending::failed(None, format!("the stored job cannot be read: {e}")),
+        let ending = match self.load_run(&job).await {
+            Ok((spec, resume)) => self.execute(seq, spec, resume, flag).await,
+            Err(message) => Ending::failed(None, message),
         };
         self.inner.running.lock().expect("lock").remove(&seq);
         let interrupted = *self.inner.shutdown.borrow();
@@ -188,19 +208,15 @@ impl JobRunner {
             .error
             .as_ref()
             .map(|e| serde_json::to_string(e).expect("serializes"));
-        if let Err(e) = self
-            .inner
-            .store
-            .finish_job(
-                seq,
-                ending.status,
-                ending.stop_reason.map(StopReason::as_str),
-                ending.last_step,
-                result.as_deref(),
-                error.as_deref(),
-            )
-            .await
-        {
+        let stored = JobEnding {
+            status: ending.status,
+            stop_reason: ending.stop_reason.map(StopReason::as_str),
+            progress_step: ending.last_step,
+            result: result.as_deref(),
+            error: error.as_deref(),
+            final_state: ending.final_state.as_deref(),
+        };
+        if let Err(e) = self.inner.store.finish_job(seq, &stored).await {
             tracing::error!(job_id = %job.job_id, error = %e, "could not record the end of a job");
         }
         self.inner.status_changed.notify_waiters();
@@ -254,7 +270,28 @@ impl JobRunner {
         let _ = tokio::time::timeout(timeout, self.inner.history_written.notified()).await;
     }
 
-    async fn execute(&self, seq: i64, spec: JobSpec, flag: Arc<AtomicBool>) -> Ending {
+    /// The stored spec and, for a continuation, the checkpoint it starts from.
+    async fn load_run(&self, job: &JobRow) -> Result<(JobSpec, Option<Checkpoint>), String> {
+        let spec = serde_json::from_str::<JobSpec>(&job.spec)
+            .map_err(|e| format!("the stored job cannot be read: {e}"))?;
+        let resume = match self.inner.store.resume_state(job.seq).await {
+            Ok(Some(state)) => Some(
+                serde_json::from_str::<Checkpoint>(&state)
+                    .map_err(|e| format!("the state to continue from cannot be read: {e}"))?,
+            ),
+            Ok(None) => None,
+            Err(e) => return Err(format!("the state to continue from cannot be loaded: {e}")),
+        };
+        Ok((spec, resume))
+    }
+
+    async fn execute(
+        &self,
+        seq: i64,
+        spec: JobSpec,
+        resume: Option<Checkpoint>,
+        flag: Arc<AtomicBool>,
+    ) -> Ending {
         let (tx, rx) = mpsc::channel::<StepBatch>(HISTORY_CHANNEL_BATCHES);
         let writer = tokio::spawn(write_history(
             self.inner.store.clone(),
@@ -263,7 +300,9 @@ impl JobRunner {
             self.inner.history_written.clone(),
         ));
         let limits = self.inner.limits;
-        let run = tokio::task::spawn_blocking(move || run_job(&spec, limits, &flag, tx)).await;
+        let run =
+            tokio::task::spawn_blocking(move || run_job(&spec, resume.as_ref(), limits, &flag, tx))
+                .await;
         let stored = writer
             .await
             .unwrap_or_else(|e| Err(format!("the history writer failed: {e}")));
@@ -272,12 +311,12 @@ impl JobRunner {
                 Ending::failed(None, format!("the job panicked: {}", panic_message(panic)))
             }
             Ok(Err(invalid)) => Ending::failed(None, format!("the job is not valid: {invalid}")),
-            Ok(Ok(outcome)) => match stored {
+            Ok(Ok((outcome, checkpoint))) => match stored {
                 Err(e) => Ending::failed(
-                    Some(outcome.steps),
+                    Some(checkpoint.step),
                     format!("the history could not be stored: {e}"),
                 ),
-                Ok(()) => Ending::from_outcome(&outcome),
+                Ok(()) => Ending::from_outcome(&outcome, &checkpoint),
             },
         }
     }
@@ -286,10 +325,11 @@ impl JobRunner {
 /// Runs one job to its end on the current (blocking) thread.
 fn run_job(
     spec: &JobSpec,
+    resume: Option<&Checkpoint>,
     limits: JobLimits,
     cancel: &AtomicBool,
     tx: mpsc::Sender<StepBatch>,
-) -> Result<RunOutcome, saddle_numeric::InvalidConfig> {
+) -> Result<(RunOutcome, Checkpoint), saddle_numeric::InvalidConfig> {
     let prepared = spec.prepare(limits)?;
     let dim = prepared.x0.len();
     let optimizer = spec.optimizer.build(dim);
@@ -300,6 +340,10 @@ fn run_job(
     let mut executor = Executor::new(prepared.objective, optimizer, schedule, spec.stop.clone())
         .with_clip(spec.clip)
         .with_cancel_flag(cancel);
+    if let Some(checkpoint) = resume {
+        // A continuation that brings its own schedule starts that schedule afresh.
+        executor = executor.resume(checkpoint, checkpoint.schedule.is_null())?;
+    }
     let mut recorder = Recorder::new(
         tx,
         spec.record.every,
@@ -310,7 +354,8 @@ fn run_job(
         // The writer's own error is reported by `execute`.
         tracing::warn!("history writer closed before the run ended");
     }
-    Ok(outcome)
+    let checkpoint = executor.checkpoint(&outcome);
+    Ok((outcome, checkpoint))
 }
 
 /// Stores batches as they arrive; the first failure ends the writer (and, through the closed
@@ -349,6 +394,8 @@ struct Ending {
     last_step: i64,
     result: Option<JobResult>,
     error: Option<JobError>,
+    /// The checkpoint JSON a continuation starts from (not for diverged runs).
+    final_state: Option<String>,
 }
 
 impl Ending {
@@ -359,19 +406,20 @@ impl Ending {
             last_step: step.unwrap_or(0) as i64,
             result: None,
             error: Some(JobError { step, message }),
+            final_state: None,
         }
     }
 
-    fn from_outcome(outcome: &RunOutcome) -> Self {
+    fn from_outcome(outcome: &RunOutcome, checkpoint: &Checkpoint) -> Self {
         let result = Some(JobResult::from(outcome));
         let (status, error) = match outcome.stop_reason {
             StopReason::Diverged => (
                 JobStatus::Failed,
                 Some(JobError {
-                    step: Some(outcome.steps),
+                    step: Some(checkpoint.step),
                     message: format!(
                         "diverged at step {}: {}",
-                        outcome.steps,
+                        checkpoint.step,
                         outcome
                             .divergence
                             .as_deref()
@@ -385,9 +433,11 @@ impl Ending {
         Self {
             status,
             stop_reason: Some(outcome.stop_reason),
-            last_step: outcome.steps as i64,
+            last_step: checkpoint.step as i64,
             result,
             error,
+            final_state: (outcome.stop_reason != StopReason::Diverged)
+                .then(|| serde_json::to_string(checkpoint).expect("a checkpoint serializes")),
         }
     }
 

@@ -82,6 +82,8 @@ pub struct JobRow {
     pub result: Option<String>,
     /// The error JSON, on failure.
     pub error: Option<String>,
+    /// The job this one continues.
+    pub continued_from: Option<String>,
     /// Submission time.
     pub created_at: String,
     /// When a worker took it.
@@ -106,6 +108,26 @@ pub struct NewJob<'a> {
     pub optimizer_name: &'a str,
     /// Step budget.
     pub max_steps: i64,
+    /// The job this one continues.
+    pub continued_from: Option<&'a str>,
+    /// The checkpoint (JSON) the run starts from.
+    pub resume_state: Option<&'a str>,
+}
+
+/// How a run ended, as stored.
+pub struct JobEnding<'a> {
+    /// Final status.
+    pub status: JobStatus,
+    /// Why it stopped.
+    pub stop_reason: Option<&'a str>,
+    /// The last step stored.
+    pub progress_step: i64,
+    /// The result JSON.
+    pub result: Option<&'a str>,
+    /// The error JSON.
+    pub error: Option<&'a str>,
+    /// The checkpoint JSON at the end of the run.
+    pub final_state: Option<&'a str>,
 }
 
 /// Filters and position of a job listing (newest first).
@@ -123,7 +145,8 @@ pub struct JobFilter {
 
 const JOB_COLUMNS: &str =
     "job_seq, job_id, name, tags, spec, problem_kind, optimizer_name, status, \
-     max_steps, progress_step, stop_reason, result, error, created_at, started_at, finished_at";
+     max_steps, progress_step, stop_reason, result, error, continued_from, created_at, started_at, \
+     finished_at";
 
 fn job_from_row(row: &SqliteRow) -> Result<JobRow, StoreError> {
     let status: String = row.try_get("status")?;
@@ -143,6 +166,7 @@ fn job_from_row(row: &SqliteRow) -> Result<JobRow, StoreError> {
         stop_reason: row.try_get("stop_reason")?,
         result: row.try_get("result")?,
         error: row.try_get("error")?,
+        continued_from: row.try_get("continued_from")?,
         created_at: row.try_get("created_at")?,
         started_at: row.try_get("started_at")?,
         finished_at: row.try_get("finished_at")?,
@@ -155,8 +179,9 @@ impl Store {
         let tags =
             serde_json::to_string(job.tags).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let row = sqlx::query(&format!(
-            "INSERT INTO job (job_id, name, tags, spec, problem_kind, optimizer_name, status, max_steps, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?) RETURNING {JOB_COLUMNS}"
+            "INSERT INTO job (job_id, name, tags, spec, problem_kind, optimizer_name, status, max_steps, \
+               continued_from, resume_state, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?) RETURNING {JOB_COLUMNS}"
         ))
         .bind(job.job_id)
         .bind(job.name)
@@ -165,6 +190,8 @@ impl Store {
         .bind(job.problem_kind)
         .bind(job.optimizer_name)
         .bind(job.max_steps)
+        .bind(job.continued_from)
+        .bind(job.resume_state)
         .bind(now())
         .fetch_one(&self.pool)
         .await?;
@@ -214,6 +241,28 @@ impl Store {
         row.as_ref().map(job_from_row).transpose()
     }
 
+    /// The checkpoint a job's run starts from, if it continues another.
+    pub async fn resume_state(&self, seq: i64) -> Result<Option<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT resume_state FROM job WHERE job_seq = ?")
+                .bind(seq)
+                .fetch_optional(&self.pool)
+                .await?
+                .flatten(),
+        )
+    }
+
+    /// The checkpoint at the end of a finished job's run.
+    pub async fn final_state(&self, seq: i64) -> Result<Option<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT final_state FROM job WHERE job_seq = ?")
+                .bind(seq)
+                .fetch_optional(&self.pool)
+                .await?
+                .flatten(),
+        )
+    }
+
     /// Whether a cancel was requested for a running job.
     pub async fn cancel_requested(&self, seq: i64) -> Result<bool, StoreError> {
         let flag: Option<i64> =
@@ -242,25 +291,19 @@ impl Store {
         self.get_job(job_id).await
     }
 
-    /// Records how a run ended.
-    pub async fn finish_job(
-        &self,
-        seq: i64,
-        status: JobStatus,
-        stop_reason: Option<&str>,
-        progress_step: i64,
-        result: Option<&str>,
-        error: Option<&str>,
-    ) -> Result<(), StoreError> {
+    /// Records how a run ended, with the checkpoint a continuation would start from.
+    pub async fn finish_job(&self, seq: i64, ending: &JobEnding<'_>) -> Result<(), StoreError> {
         sqlx::query(
-            "UPDATE job SET status = ?, stop_reason = ?, progress_step = ?, result = ?, error = ?, finished_at = ? \
+            "UPDATE job SET status = ?, stop_reason = ?, progress_step = ?, result = ?, error = ?, \
+               final_state = ?, finished_at = ? \
              WHERE job_seq = ?",
         )
-        .bind(status.as_str())
-        .bind(stop_reason)
-        .bind(progress_step)
-        .bind(result)
-        .bind(error)
+        .bind(ending.status.as_str())
+        .bind(ending.stop_reason)
+        .bind(ending.progress_step)
+        .bind(ending.result)
+        .bind(ending.error)
+        .bind(ending.final_state)
         .bind(now())
         .bind(seq)
         .execute(&self.pool)

@@ -13,7 +13,7 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
 
-pub use job::{JobFilter, JobRow, JobStatus, NewJob};
+pub use job::{JobEnding, JobFilter, JobRow, JobStatus, NewJob};
 pub use step::{StepBatch, StepRow};
 
 /// Failures of the storage layer.

@@ -1,6 +1,7 @@
 //! Integration tests: the real server on a random port with a temporary database, over HTTP.
 
 mod catalogue;
+mod continuation;
 mod errors;
 mod events;
 mod helpers;

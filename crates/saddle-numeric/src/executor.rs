@@ -264,6 +264,26 @@ pub struct Executor<'c> {
     stop: StopRule,
     cancel: Option<&'c AtomicBool>,
     first_step: u64,
+    first_evaluations: u64,
+}
+
+/// Everything needed to continue a run exactly where it stopped: the point, the step and
+/// evaluation counters, and the states of the optimizer, the schedule and the objective's
+/// mini-batch sampler. Floats survive JSON exactly (shortest round-trip representation).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// The step number of `params` (the last record of the run).
+    pub step: u64,
+    /// Objective evaluations made up to and including that record.
+    pub evaluations: u64,
+    /// x at `step`.
+    pub params: Vec<f64>,
+    /// [`Optimizer::state`].
+    pub optimizer: serde_json::Value,
+    /// [`Schedule::state`]; `null` when a continuation brings its own schedule.
+    pub schedule: serde_json::Value,
+    /// [`Objective::state`].
+    pub objective: serde_json::Value,
 }
 
 impl<'c> Executor<'c> {
@@ -282,6 +302,40 @@ impl<'c> Executor<'c> {
             stop,
             cancel: None,
             first_step: 0,
+            first_evaluations: 0,
+        }
+    }
+
+    /// Continues from `checkpoint`: numbers records from its step, counts evaluations on from
+    /// its count and restores the optimizer, objective and (unless `fresh_schedule`) schedule
+    /// states, so the run is bit for bit the continuation of the one that made it. Run it from
+    /// `checkpoint.params`.
+    pub fn resume(
+        mut self,
+        checkpoint: &Checkpoint,
+        fresh_schedule: bool,
+    ) -> Result<Self, InvalidConfig> {
+        self.first_step = checkpoint.step;
+        // The resumed run evaluates x at `step` again; that evaluation stands in for the one
+        // the first run made there, so the cumulative count goes on exactly.
+        self.first_evaluations = checkpoint.evaluations.saturating_sub(1);
+        self.optimizer.load_state(&checkpoint.optimizer)?;
+        self.objective.load_state(&checkpoint.objective)?;
+        if !fresh_schedule {
+            self.schedule.load_state(&checkpoint.schedule)?;
+        }
+        Ok(self)
+    }
+
+    /// The checkpoint at the end of a run that produced `outcome`.
+    pub fn checkpoint(&self, outcome: &RunOutcome) -> Checkpoint {
+        Checkpoint {
+            step: self.first_step + outcome.steps,
+            evaluations: self.first_evaluations + outcome.evaluations,
+            params: outcome.final_params.clone(),
+            optimizer: self.optimizer.state(),
+            schedule: self.schedule.state(),
+            objective: self.objective.state(),
         }
     }
 
@@ -332,7 +386,7 @@ impl<'c> Executor<'c> {
         let mut best_params = x.clone();
         let mut best_loss = f64::INFINITY;
         let mut best_step = self.first_step;
-        let mut evaluations: u64 = 0;
+        let mut evaluations: u64 = self.first_evaluations;
         let mut updates: u64 = 0;
         let mut ring = LossRing::new(self.stop.plateau_window());
 
@@ -432,7 +486,7 @@ impl<'c> Executor<'c> {
             },
             best_params,
             best_step,
-            evaluations,
+            evaluations: evaluations - self.first_evaluations,
             elapsed: started.elapsed(),
             divergence,
         }
