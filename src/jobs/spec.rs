@@ -138,6 +138,7 @@ impl JobSpec {
             schedule.validate(self.schedule_base())?;
         }
         let (objective, x0) = self.problem.build(&self.initial)?;
+        check_optimizer_memory(&self.optimizer, x0.len())?;
         if x0.len() > limits.max_params {
             return Err(InvalidConfig::new(
                 "initial",
@@ -176,4 +177,27 @@ fn tag_of<T: Serialize>(value: &T, key: &str) -> String {
         .ok()
         .and_then(|v| v.get(key).and_then(|t| t.as_str()).map(str::to_owned))
         .unwrap_or_default()
+}
+
+/// The most f64s an optimizer's history may hold (L-BFGS keeps 2·history_size vectors of
+/// length n, allocated up front): 256 Mi values, 2 GiB.
+const MAX_OPTIMIZER_HISTORY_FLOATS: u64 = 256 * 1024 * 1024;
+
+/// Refuses optimizer configurations whose state would not fit in memory, before anything is
+/// allocated.
+fn check_optimizer_memory(optimizer: &OptimizerConfig, dim: usize) -> Result<(), InvalidConfig> {
+    if let OptimizerConfig::Lbfgs(c) = optimizer {
+        let floats = 2 * u64::from(c.history_size) * dim as u64;
+        if floats > MAX_OPTIMIZER_HISTORY_FLOATS {
+            let most = MAX_OPTIMIZER_HISTORY_FLOATS / (2 * dim.max(1) as u64);
+            return Err(InvalidConfig::new(
+                "optimizer.history_size",
+                format!(
+                    "L-BFGS would keep {floats} numbers of history for {dim} parameters; \
+                     use history_size <= {most}"
+                ),
+            ));
+        }
+    }
+    Ok(())
 }

@@ -111,6 +111,15 @@ async fn out_of_range_hyperparameters_are_rejected_as_torch_rejects_them() {
             json!({"name": "sgd", "momentum": -0.5}),
             "optimizer.momentum",
         ),
+        (
+            json!({"name": "lbfgs", "history_size": 1_000_000_000u64}),
+            "optimizer.history_size",
+        ),
+        (json!({"name": "rmsprop", "alpha": -0.1}), "optimizer.alpha"),
+        (
+            json!({"name": "adamw", "betas": [1.5, 0.9]}),
+            "optimizer.betas[0]",
+        ),
     ];
     for (optimizer, field) in cases {
         let mut spec = rosenbrock_adam(10);
