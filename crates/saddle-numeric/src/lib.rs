@@ -8,6 +8,8 @@ pub mod builtin;
 pub mod clip;
 pub mod error;
 pub mod executor;
+pub mod expr;
+pub mod functions;
 pub mod optim;
 pub mod problem;
 pub mod schedule;
