@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use super::parse::{Ast, ChainOp, Reduce};
-use super::tape::{eval, Node, Op, Tape};
+use super::tape::{eval, LaneTape, Node, Op, Tape};
 use super::{ConstantValue, ExprError, ExprLimits, Variable};
 
 /// The functions of the language: name, arity (None = two or more), and how to build them.
@@ -100,20 +100,68 @@ enum Slot {
     Input(u32),
     Const(u32),
     Node(u32),
+    /// The index of a lane tape (operand of `SumLanes`).
+    Lanes(u32),
 }
 
-/// A compile-time value: a known number or a slot computed at run time.
+/// A lane slot of the `sum` body being vectorized.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum LaneSlot {
+    Gather(u32),
+    Const(u32),
+    Node(u32),
+}
+
+/// A compile-time value: a known number, an outer slot, or a lane slot (one value per index
+/// of the `sum` being vectorized; `LaneSlot::Const` lanes are known numbers).
 #[derive(Debug, Clone, Copy)]
 enum V {
     C(f64),
     S(Slot),
+    L(LaneSlot),
+}
+
+/// The value a bound index name stands for.
+#[derive(Debug, Clone, Copy)]
+enum Bound {
+    /// One index value (an unrolled sum).
+    Scalar(f64),
+    /// All index values of the vectorized sum: this lane constant.
+    Lanes(u32),
+}
+
+/// An index: one value, or one per lane.
+enum Idx {
+    One(i64),
+    Lanes(Vec<i64>),
+}
+
+/// Sums shorter than this are unrolled rather than vectorized.
+const MIN_LANES: i64 = 4;
+
+/// The `sum` body being compiled in lane mode.
+struct LaneBuilder {
+    m: usize,
+    gathers: Vec<Vec<Slot>>,
+    gather_index: HashMap<Vec<Slot>, u32>,
+    consts: Vec<Vec<f64>>,
+    nodes: Vec<(Op, LaneSlot, LaneSlot, f64)>,
+    shared: HashMap<(Op, LaneSlot, LaneSlot, u64), LaneSlot>,
+}
+
+/// A finished lane tape before renumbering.
+struct LaneBuild {
+    lane: LaneBuilder,
+    output: LaneSlot,
 }
 
 /// Everything the compiler resolves names against.
 pub(crate) struct Scope<'a> {
     pub variables: &'a [Variable],
     pub constants: &'a BTreeMap<String, ConstantValue>,
-    /// The value of `n` when it is the built-in dimension constant.
+    /// Whether `n` is the built-in size constant (some vector is declared in `dims`).
+    pub n_reserved: bool,
+    /// Its value: the size of the one vector variable (`None` with several vectors).
     pub n: Option<usize>,
 }
 
@@ -198,13 +246,16 @@ pub(crate) fn compile(
         const_index: HashMap::new(),
         nodes: Vec::new(),
         shared: HashMap::new(),
+        lane: None,
+        lane_tapes: Vec::new(),
         work: 0,
+        size: n_inputs,
         max_work: limits.max_tape,
     };
-    let out = c.value(ast)?;
-    let out = match out {
+    let out = match c.value(ast)? {
         V::C(v) => c.constant(v),
         V::S(s) => s,
+        V::L(_) => unreachable!("lane values never leave their sum"),
     };
     let n_consts = c.consts.len();
     let number = |s: Slot| -> u32 {
@@ -212,6 +263,7 @@ pub(crate) fn compile(
             Slot::Input(i) => i as usize,
             Slot::Const(k) => n_inputs + k as usize,
             Slot::Node(j) => n_inputs + n_consts + j as usize,
+            Slot::Lanes(k) => k as usize,
         }) as u32
     };
     let nodes = c
@@ -224,22 +276,91 @@ pub(crate) fn compile(
             c: *k,
         })
         .collect();
+    let lanes = c
+        .lane_tapes
+        .into_iter()
+        .map(|LaneBuild { lane, output }| {
+            let (g, k) = (lane.gathers.len(), lane.consts.len());
+            let lane_number = |s: LaneSlot| -> u32 {
+                (match s {
+                    LaneSlot::Gather(i) => i as usize,
+                    LaneSlot::Const(i) => g + i as usize,
+                    LaneSlot::Node(i) => g + k + i as usize,
+                }) as u32
+            };
+            LaneTape {
+                lanes: lane.m,
+                gathers: lane
+                    .gathers
+                    .iter()
+                    .map(|idx| idx.iter().map(|s| number(*s)).collect())
+                    .collect(),
+                nodes: lane
+                    .nodes
+                    .iter()
+                    .map(|(op, a, b, c)| Node {
+                        op: *op,
+                        a: lane_number(*a),
+                        b: lane_number(*b),
+                        c: *c,
+                    })
+                    .collect(),
+                output: lane_number(output),
+                consts: lane.consts,
+            }
+        })
+        .collect();
     Ok(Tape {
         n_inputs,
         consts: c.consts,
         nodes,
         output: number(out),
+        lanes,
+    })
+}
+
+/// True when `ast` contains a `sum` or `prod` (such bodies are unrolled, not vectorized).
+fn contains_reduce(ast: &Ast) -> bool {
+    match ast {
+        Ast::Num(_) | Ast::Name { .. } => false,
+        Ast::Reduce { .. } => true,
+        Ast::Index { indices, .. } => indices.iter().any(contains_reduce),
+        Ast::Neg(a) => contains_reduce(a),
+        Ast::Chain { first, rest } => {
+            contains_reduce(first) || rest.iter().any(|(_, t)| contains_reduce(t))
+        }
+        Ast::Pow { base, exp } => contains_reduce(base) || contains_reduce(exp),
+        Ast::Call { args, .. } => args.iter().any(contains_reduce),
+    }
+}
+
+/// The constant-operand form of `op` (`x + c` → AddC), with the constant on the right
+/// (`x op c`) or on the left (`c op x`).
+fn const_form(op: Op, right: bool, c: f64) -> Option<(Op, f64)> {
+    Some(match (op, right) {
+        (Op::Add, _) => (Op::AddC, c),
+        (Op::Mul, _) => (Op::MulC, c),
+        (Op::Sub, true) => (Op::AddC, -c),
+        (Op::Sub, false) => (Op::RSubC, c),
+        (Op::Div, true) => (Op::DivC, c),
+        (Op::Div, false) => (Op::RDivC, c),
+        _ => return None,
     })
 }
 
 struct Compiler<'a, 's> {
     scope: &'a Scope<'s>,
-    bound: Vec<(String, f64)>,
+    bound: Vec<(String, Bound)>,
     consts: Vec<f64>,
     const_index: HashMap<u64, u32>,
     nodes: Vec<(Op, Slot, Slot, f64)>,
     shared: HashMap<(Op, Slot, Slot, u64), Slot>,
+    lane: Option<LaneBuilder>,
+    lane_tapes: Vec<LaneBuild>,
+    /// Syntax-tree nodes visited (unrolling work).
     work: usize,
+    /// Values the scratch buffers will hold.
+    size: usize,
     max_work: usize,
 }
 
@@ -253,14 +374,21 @@ impl Compiler<'_, '_> {
         Slot::Const(k)
     }
 
+    fn grow(&mut self, by: usize) -> Result<(), ExprError> {
+        self.size = self.size.saturating_add(by);
+        if self.size > self.max_work {
+            Err(self.too_big())
+        } else {
+            Ok(())
+        }
+    }
+
     fn emit(&mut self, op: Op, a: Slot, b: Slot, c: f64) -> Result<V, ExprError> {
         let key = (op, a, b, c.to_bits());
         if let Some(s) = self.shared.get(&key) {
             return Ok(V::S(*s));
         }
-        if self.nodes.len() >= self.max_work {
-            return Err(self.too_big());
-        }
+        self.grow(1)?;
         let s = Slot::Node(self.nodes.len() as u32);
         self.nodes.push((op, a, b, c));
         self.shared.insert(key, s);
@@ -274,81 +402,162 @@ impl Compiler<'_, '_> {
         ))
     }
 
-    fn unary(&mut self, op: Op, a: V) -> Result<V, ExprError> {
-        match a {
-            V::C(x) => Ok(V::C(eval(op, x, x, 0.0))),
-            V::S(s) => self.emit(op, s, s, 0.0),
+    fn lanes(&mut self) -> &mut LaneBuilder {
+        self.lane
+            .as_mut()
+            .expect("lane values exist only inside a vectorized sum")
+    }
+
+    fn lane_const(&mut self, values: Vec<f64>) -> Result<V, ExprError> {
+        let m = self.lanes().m;
+        self.grow(m)?;
+        let lane = self.lanes();
+        lane.consts.push(values);
+        Ok(V::L(LaneSlot::Const(lane.consts.len() as u32 - 1)))
+    }
+
+    fn gather(&mut self, slots: Vec<Slot>) -> Result<LaneSlot, ExprError> {
+        if let Some(k) = self.lanes().gather_index.get(&slots) {
+            return Ok(LaneSlot::Gather(*k));
+        }
+        let m = self.lanes().m;
+        self.grow(m)?;
+        let lane = self.lanes();
+        let k = lane.gathers.len() as u32;
+        lane.gathers.push(slots.clone());
+        lane.gather_index.insert(slots, k);
+        Ok(LaneSlot::Gather(k))
+    }
+
+    fn lane_emit(&mut self, op: Op, a: LaneSlot, b: LaneSlot, c: f64) -> Result<V, ExprError> {
+        let key = (op, a, b, c.to_bits());
+        if let Some(s) = self.lanes().shared.get(&key) {
+            return Ok(V::L(*s));
+        }
+        let m = self.lanes().m;
+        self.grow(m)?;
+        let lane = self.lanes();
+        let s = LaneSlot::Node(lane.nodes.len() as u32);
+        lane.nodes.push((op, a, b, c));
+        lane.shared.insert(key, s);
+        Ok(V::L(s))
+    }
+
+    /// Known numbers per lane, or `None` for values computed at run time.
+    fn known(&self, v: V) -> Option<Vec<f64>> {
+        match v {
+            V::C(c) => Some(vec![c; self.lane.as_ref().map_or(1, |l| l.m)]),
+            V::L(LaneSlot::Const(k)) => Some(self.lane.as_ref()?.consts[k as usize].clone()),
+            _ => None,
         }
     }
 
-    fn with_const(&mut self, op: Op, a: Slot, c: f64) -> Result<V, ExprError> {
-        self.emit(op, a, a, c)
+    /// The lane slot holding `v` (broadcasting numbers and outer slots).
+    fn lane_slot(&mut self, v: V) -> Result<LaneSlot, ExprError> {
+        match v {
+            V::L(s) => Ok(s),
+            V::C(c) => {
+                let m = self.lanes().m;
+                match self.lane_const(vec![c; m])? {
+                    V::L(s) => Ok(s),
+                    _ => unreachable!(),
+                }
+            }
+            V::S(s) => {
+                let m = self.lanes().m;
+                self.gather(vec![s; m])
+            }
+        }
+    }
+
+    /// Applies `op` to operands of which at least one is a lane value.
+    fn lane_op(&mut self, op: Op, a: V, b: V, c: f64) -> Result<V, ExprError> {
+        if let (Some(x), Some(y)) = (self.known(a), self.known(b)) {
+            let folded = x.iter().zip(&y).map(|(u, v)| eval(op, *u, *v, c)).collect();
+            return self.lane_const(folded);
+        }
+        let (la, lb) = (self.lane_slot(a)?, self.lane_slot(b)?);
+        self.lane_emit(op, la, lb, c)
+    }
+
+    fn unary(&mut self, op: Op, a: V) -> Result<V, ExprError> {
+        self.unary_c(op, a, 0.0)
+    }
+
+    /// A one-operand operation with its constant `c` (PowC, AddC, …).
+    fn unary_c(&mut self, op: Op, a: V, c: f64) -> Result<V, ExprError> {
+        match a {
+            V::C(x) => Ok(V::C(eval(op, x, x, c))),
+            V::S(s) => self.emit(op, s, s, c),
+            V::L(_) => self.lane_op(op, a, a, c),
+        }
     }
 
     fn binary(&mut self, op: Op, a: V, b: V) -> Result<V, ExprError> {
         match (a, b) {
             (V::C(x), V::C(y)) => Ok(V::C(eval(op, x, y, 0.0))),
-            (V::S(s), V::C(c)) => match op {
-                Op::Add => self.with_const(Op::AddC, s, c),
-                Op::Sub => self.with_const(Op::AddC, s, -c),
-                Op::Mul => self.with_const(Op::MulC, s, c),
-                Op::Div => self.with_const(Op::DivC, s, c),
-                _ => {
-                    let k = self.constant(c);
-                    self.emit(op, s, k, 0.0)
+            (v, V::C(c)) | (V::C(c), v) if !matches!(v, V::L(LaneSlot::Const(_))) => {
+                let right = matches!(b, V::C(_));
+                if let Some((cop, k)) = const_form(op, right, c) {
+                    return self.unary_c(cop, v, k);
                 }
-            },
-            (V::C(c), V::S(s)) => match op {
-                Op::Add => self.with_const(Op::AddC, s, c),
-                Op::Sub => self.with_const(Op::RSubC, s, c),
-                Op::Mul => self.with_const(Op::MulC, s, c),
-                Op::Div => self.with_const(Op::RDivC, s, c),
-                _ => {
-                    let k = self.constant(c);
-                    self.emit(op, k, s, 0.0)
+                match v {
+                    V::S(s) => {
+                        let k = self.constant(c);
+                        let (x, y) = if right { (s, k) } else { (k, s) };
+                        self.emit(op, x, y, 0.0)
+                    }
+                    _ => self.lane_op(op, a, b, 0.0),
                 }
-            },
+            }
             (V::S(x), V::S(y)) => self.emit(op, x, y, 0.0),
+            _ => self.lane_op(op, a, b, 0.0),
         }
     }
 
     fn power(&mut self, base: V, exp: V) -> Result<V, ExprError> {
-        match (base, exp) {
-            (V::S(s), V::C(p)) => {
-                if p == 1.0 {
-                    Ok(base)
-                } else if p == 0.0 {
-                    // torch: x**0 is 1 everywhere (even at NaN), with a zero gradient.
-                    Ok(V::C(1.0))
-                } else if p == 2.0 {
-                    self.emit(Op::Square, s, s, 0.0)
-                } else if p == 3.0 {
-                    self.emit(Op::Cube, s, s, 0.0)
-                } else {
-                    self.with_const(Op::PowC, s, p)
-                }
-            }
-            (V::C(x), V::C(p)) => Ok(V::C(super::tape::pow_const(x, p))),
-            _ => self.binary(Op::Pow, base, exp),
+        let p = match exp {
+            V::C(p) => p,
+            _ => return self.binary(Op::Pow, base, exp),
+        };
+        match base {
+            V::C(x) => Ok(V::C(super::tape::pow_const(x, p))),
+            V::L(LaneSlot::Const(_)) => self.unary_c(Op::PowC, base, p),
+            _ if p == 1.0 => Ok(base),
+            // torch: x**0 is 1 everywhere (even at NaN), with a zero gradient.
+            _ if p == 0.0 => Ok(V::C(1.0)),
+            _ if p == 2.0 => self.unary(Op::Square, base),
+            _ if p == 3.0 => self.unary(Op::Cube, base),
+            _ => self.unary_c(Op::PowC, base, p),
         }
     }
 
-    /// An index expression: must fold to a whole number.
-    fn index(&mut self, ast: &Ast, col: usize) -> Result<i64, ExprError> {
-        match self.value(ast)? {
-            V::C(v) if v.fract() == 0.0 && v.abs() < 9.0e15 => Ok(v as i64),
-            V::C(v) => Err(ExprError::at(
-                col,
-                format!("an index or range bound must be a whole number, got {v}"),
+    /// An index expression: must fold to whole numbers (one, or one per lane).
+    fn index(&mut self, ast: &Ast, col: usize) -> Result<Idx, ExprError> {
+        let whole = |v: f64| -> Result<i64, ExprError> {
+            if v.fract() == 0.0 && v.abs() < 9.0e15 {
+                Ok(v as i64)
+            } else {
+                Err(ExprError::at(
+                    col,
+                    format!("an index or range bound must be a whole number, got {v}"),
+                ))
+            }
+        };
+        let v = self.value(ast)?;
+        match (v, self.known(v)) {
+            (V::C(c), _) => Ok(Idx::One(whole(c)?)),
+            (V::L(_), Some(values)) => Ok(Idx::Lanes(
+                values.into_iter().map(whole).collect::<Result<_, _>>()?,
             )),
-            V::S(_) => Err(ExprError::at(
+            _ => Err(ExprError::at(
                 col,
                 "an index or range bound must not depend on the variables",
             )),
         }
     }
 
-    fn bound_value(&self, name: &str) -> Option<f64> {
+    fn bound_value(&self, name: &str) -> Option<Bound> {
         self.bound
             .iter()
             .rev()
@@ -421,8 +630,22 @@ impl Compiler<'_, '_> {
                 hi,
                 body,
             } => {
-                let lo = self.index(lo, *col)?;
-                let hi = self.index(hi, *col)?;
+                let bound = |c: &mut Self, ast: &Ast| match c.index(ast, *col)? {
+                    Idx::One(i) => Ok(i),
+                    Idx::Lanes(_) => Err(ExprError::at(
+                        *col,
+                        "a range bound must not depend on an enclosing vectorized index",
+                    )),
+                };
+                let lo = bound(self, lo)?;
+                let hi = bound(self, hi)?;
+                if *kind == Reduce::Sum
+                    && hi - lo + 1 >= MIN_LANES
+                    && self.lane.is_none()
+                    && !contains_reduce(body)
+                {
+                    return self.vectorized_sum(var, lo, hi, body);
+                }
                 let (op, mut acc) = match kind {
                     Reduce::Sum => (Op::Add, V::C(0.0)),
                     Reduce::Prod => (Op::Mul, V::C(1.0)),
@@ -430,7 +653,7 @@ impl Compiler<'_, '_> {
                 let mut first = true;
                 let mut i = lo;
                 while i <= hi {
-                    self.bound.push((var.clone(), i as f64));
+                    self.bound.push((var.clone(), Bound::Scalar(i as f64)));
                     let term = self.value(body);
                     self.bound.pop();
                     let term = term?;
@@ -447,9 +670,63 @@ impl Compiler<'_, '_> {
         }
     }
 
+    /// Compiles `sum(var=lo..hi, body)` once over all lanes and sums the lanes at run time.
+    fn vectorized_sum(&mut self, var: &str, lo: i64, hi: i64, body: &Ast) -> Result<V, ExprError> {
+        let m = (hi - lo + 1) as usize;
+        if m > self.max_work.saturating_sub(self.size) {
+            return Err(self.too_big());
+        }
+        self.lane = Some(LaneBuilder {
+            m,
+            gathers: Vec::new(),
+            gather_index: HashMap::new(),
+            consts: Vec::new(),
+            nodes: Vec::new(),
+            shared: HashMap::new(),
+        });
+        let result = self
+            .lane_const((lo..=hi).map(|i| i as f64).collect())
+            .and_then(|iota| {
+                let V::L(LaneSlot::Const(k)) = iota else {
+                    unreachable!()
+                };
+                self.bound.push((var.to_string(), Bound::Lanes(k)));
+                let v = self.value(body);
+                self.bound.pop();
+                v
+            });
+        let known = result.as_ref().ok().and_then(|v| self.known(*v));
+        let lane = self.lane.take().expect("set above");
+        match result? {
+            V::L(LaneSlot::Const(_)) => {
+                let values = known.expect("lane constants are known");
+                Ok(V::C(values[1..].iter().fold(values[0], |acc, v| acc + v)))
+            }
+            V::L(output) => {
+                let k = self.lane_tapes.len() as u32;
+                self.lane_tapes.push(LaneBuild { lane, output });
+                self.grow(1)?;
+                let s = Slot::Node(self.nodes.len() as u32);
+                self.nodes
+                    .push((Op::SumLanes, Slot::Lanes(k), Slot::Lanes(k), 0.0));
+                Ok(V::S(s))
+            }
+            term => {
+                // The summand does not depend on the index: add it m times, as unrolled.
+                let mut acc = term;
+                for _ in 1..m {
+                    acc = self.binary(Op::Add, acc, term)?;
+                }
+                Ok(acc)
+            }
+        }
+    }
+
     fn name(&mut self, name: &str, col: usize) -> Result<V, ExprError> {
-        if let Some(v) = self.bound_value(name) {
-            return Ok(V::C(v));
+        match self.bound_value(name) {
+            Some(Bound::Scalar(v)) => return Ok(V::C(v)),
+            Some(Bound::Lanes(k)) => return Ok(V::L(LaneSlot::Const(k))),
+            None => {}
         }
         match name {
             "pi" => return Ok(V::C(std::f64::consts::PI)),
@@ -465,10 +742,14 @@ impl Compiler<'_, '_> {
                 )),
             };
         }
-        if name == "n" {
-            if let Some(n) = self.scope.n {
-                return Ok(V::C(n as f64));
-            }
+        if name == "n" && self.scope.n_reserved {
+            return match self.scope.n {
+                Some(n) => Ok(V::C(n as f64)),
+                None => Err(ExprError::at(
+                    col,
+                    "`n` is ambiguous with several vector variables; use `len(x)`",
+                )),
+            };
         }
         match self.scope.constants.get(name) {
             Some(ConstantValue::Scalar(v)) => Ok(V::C(*v)),
@@ -489,6 +770,17 @@ impl Compiler<'_, '_> {
         for i in indices {
             idx.push(self.index(i, col)?);
         }
+        let m = idx
+            .iter()
+            .find_map(|i| match i {
+                Idx::Lanes(v) => Some(v.len()),
+                Idx::One(_) => None,
+            })
+            .unwrap_or(1);
+        let lane_of = |i: &Idx, l: usize| match i {
+            Idx::One(v) => *v,
+            Idx::Lanes(v) => v[l],
+        };
         let check = |i: i64, len: usize, what: &str| -> Result<usize, ExprError> {
             if i >= 0 && (i as usize) < len {
                 Ok(i as usize)
@@ -512,30 +804,60 @@ impl Compiler<'_, '_> {
                 ))
             }
         };
+        let lanes = idx.iter().any(|i| matches!(i, Idx::Lanes(_)));
         if self.bound_value(name).is_none() {
             if let Some(var) = self.variable(name) {
                 let Some(len) = var.size else {
                     return Err(ExprError::at(
                         col,
-                        format!("`{name}` is a scalar variable and cannot be indexed"),
+                        format!(
+                            "`{name}` is a scalar variable and cannot be indexed (declare its size in `dims`, e.g. \"dims\": {{\"{name}\": 10}})"
+                        ),
                     ));
                 };
                 arity(1)?;
-                let i = check(idx[0], len, "")?;
-                return Ok(V::S(Slot::Input((var.offset + i) as u32)));
+                let offset = var.offset;
+                let slots = (0..m)
+                    .map(|l| {
+                        check(lane_of(&idx[0], l), len, "")
+                            .map(|i| Slot::Input((offset + i) as u32))
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                return if lanes {
+                    Ok(V::L(self.gather(slots)?))
+                } else {
+                    Ok(V::S(slots[0]))
+                };
             }
-            match self.scope.constants.get(name) {
+            let values = match self.scope.constants.get(name) {
                 Some(ConstantValue::Vector(v)) => {
                     arity(1)?;
-                    return Ok(V::C(v[check(idx[0], v.len(), "")?]));
+                    Some(
+                        (0..m)
+                            .map(|l| check(lane_of(&idx[0], l), v.len(), "").map(|i| v[i]))
+                            .collect::<Result<Vec<_>, _>>()?,
+                    )
                 }
-                Some(ConstantValue::Matrix(m)) => {
+                Some(ConstantValue::Matrix(rows)) => {
                     arity(2)?;
-                    let i = check(idx[0], m.len(), " (rows)")?;
-                    let j = check(idx[1], m[i].len(), " (columns)")?;
-                    return Ok(V::C(m[i][j]));
+                    Some(
+                        (0..m)
+                            .map(|l| {
+                                let i = check(lane_of(&idx[0], l), rows.len(), " (rows)")?;
+                                let j = check(lane_of(&idx[1], l), rows[i].len(), " (columns)")?;
+                                Ok(rows[i][j])
+                            })
+                            .collect::<Result<Vec<_>, ExprError>>()?,
+                    )
                 }
-                _ => {}
+                _ => None,
+            };
+            if let Some(values) = values {
+                return if lanes {
+                    self.lane_const(values)
+                } else {
+                    Ok(V::C(values[0]))
+                };
             }
         }
         if self.variable(name).is_none() && !self.scope.constants.contains_key(name) {

@@ -306,7 +306,11 @@ impl ExpressionProblem {
         let scope = compile::Scope {
             variables: &variables,
             constants: &self.constants,
-            n: n_reserved.then_some(offset),
+            n_reserved,
+            n: match (n_reserved, self.dims.len()) {
+                (true, 1) => self.dims.values().next().copied(),
+                _ => None,
+            },
         };
         let tape = compile::compile(&ast, &scope, limits).map_err(|e| e.with_source(src))?;
         Ok(CompiledExpression {

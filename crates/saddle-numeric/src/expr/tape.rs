@@ -88,6 +88,9 @@ pub enum Op {
     Round,
     /// Integer part.
     Trunc,
+    /// The sum over the lanes of lane tape number `a`: a `sum` evaluated for all its index
+    /// values at once.
+    SumLanes,
     /// a + b.
     Add,
     /// a − b.
@@ -140,6 +143,382 @@ pub struct Tape {
     pub nodes: Vec<Node>,
     /// The slot holding the result.
     pub output: u32,
+    /// The vectorized `sum` bodies referenced by `SumLanes` instructions.
+    pub lanes: Vec<LaneTape>,
+}
+
+/// The body of a `sum(i=lo..hi, body)` compiled once and evaluated for all m index values
+/// at once ("lanes"), so the interpretation cost is paid per instruction, not per term.
+///
+/// Lane slots are `gathers`, then `consts`, then one per instruction; each holds m values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LaneTape {
+    /// The number of index values m.
+    pub lanes: usize,
+    /// Gathered slots: lane l of gather k reads outer slot `gathers[k][l]` (x[i+1], or a
+    /// broadcast outer value).
+    pub gathers: Vec<Vec<u32>>,
+    /// Index-dependent constants, one value per lane.
+    pub consts: Vec<Vec<f64>>,
+    /// Element-wise instructions over lane slots.
+    pub nodes: Vec<Node>,
+    /// The lane slot holding the summand.
+    pub output: u32,
+}
+
+impl LaneTape {
+    fn slots(&self) -> usize {
+        self.gathers.len() + self.consts.len() + self.nodes.len()
+    }
+
+    fn init<S: Scalar>(&self, buf: &mut [S]) {
+        let m = self.lanes;
+        for (k, c) in self.consts.iter().enumerate() {
+            let at = (self.gathers.len() + k) * m;
+            for (slot, v) in buf[at..at + m].iter_mut().zip(c) {
+                *slot = S::cst(*v);
+            }
+        }
+    }
+
+    /// Evaluates all lanes from the outer slots and returns the sum over lanes (left to
+    /// right, as the unrolled sum would add them).
+    fn forward<S: Scalar>(&self, outer: &[S], buf: &mut [S]) -> S {
+        let m = self.lanes;
+        for (k, idx) in self.gathers.iter().enumerate() {
+            for (slot, i) in buf[k * m..(k + 1) * m].iter_mut().zip(idx) {
+                *slot = outer[*i as usize];
+            }
+        }
+        let base = self.gathers.len() + self.consts.len();
+        for (j, node) in self.nodes.iter().enumerate() {
+            let (lower, upper) = buf.split_at_mut((base + j) * m);
+            let a = &lower[node.a as usize * m..][..m];
+            let b = &lower[node.b as usize * m..][..m];
+            lanes_forward(node.op, a, b, node.c, &mut upper[..m]);
+        }
+        let out = &buf[self.output as usize * m..][..m];
+        let mut total = out[0];
+        for v in &out[1..] {
+            total = total + *v;
+        }
+        total
+    }
+
+    /// Propagates the adjoint `g` of the sum back through the lanes into `outer_adj`.
+    fn reverse<S: Scalar>(&self, outer_adj: &mut [S], g: S, buf: &[S], adj: &mut [S]) {
+        let m = self.lanes;
+        adj.fill(S::cst(0.0));
+        adj[self.output as usize * m..][..m].fill(g);
+        let base = self.gathers.len() + self.consts.len();
+        for (j, node) in self.nodes.iter().enumerate().rev() {
+            let slot = (base + j) * m;
+            let (lower, upper) = adj.split_at_mut(slot);
+            let a = &buf[node.a as usize * m..][..m];
+            let b = &buf[node.b as usize * m..][..m];
+            let out = &buf[slot..][..m];
+            lanes_reverse(
+                node.op,
+                [a, b, out, &upper[..m]],
+                node.c,
+                lower,
+                (node.a as usize, node.b as usize),
+                m,
+            );
+        }
+        for (k, idx) in self.gathers.iter().enumerate() {
+            for (d, i) in adj[k * m..(k + 1) * m].iter().zip(idx) {
+                outer_adj[*i as usize] = outer_adj[*i as usize] + *d;
+            }
+        }
+    }
+}
+
+/// Runs `$body` with `$o` bound to the constant `op`, so each arm is compiled for one
+/// operation and its lane loop carries no dispatch.
+macro_rules! specialize {
+    ($op:expr, $o:ident => $body:block) => {
+        match $op {
+            Op::Neg => {
+                let $o = Op::Neg;
+                $body
+            }
+            Op::Square => {
+                let $o = Op::Square;
+                $body
+            }
+            Op::Cube => {
+                let $o = Op::Cube;
+                $body
+            }
+            Op::PowC => {
+                let $o = Op::PowC;
+                $body
+            }
+            Op::AddC => {
+                let $o = Op::AddC;
+                $body
+            }
+            Op::MulC => {
+                let $o = Op::MulC;
+                $body
+            }
+            Op::RSubC => {
+                let $o = Op::RSubC;
+                $body
+            }
+            Op::DivC => {
+                let $o = Op::DivC;
+                $body
+            }
+            Op::RDivC => {
+                let $o = Op::RDivC;
+                $body
+            }
+            Op::Sin => {
+                let $o = Op::Sin;
+                $body
+            }
+            Op::Cos => {
+                let $o = Op::Cos;
+                $body
+            }
+            Op::Tan => {
+                let $o = Op::Tan;
+                $body
+            }
+            Op::Asin => {
+                let $o = Op::Asin;
+                $body
+            }
+            Op::Acos => {
+                let $o = Op::Acos;
+                $body
+            }
+            Op::Atan => {
+                let $o = Op::Atan;
+                $body
+            }
+            Op::Sinh => {
+                let $o = Op::Sinh;
+                $body
+            }
+            Op::Cosh => {
+                let $o = Op::Cosh;
+                $body
+            }
+            Op::Tanh => {
+                let $o = Op::Tanh;
+                $body
+            }
+            Op::Asinh => {
+                let $o = Op::Asinh;
+                $body
+            }
+            Op::Acosh => {
+                let $o = Op::Acosh;
+                $body
+            }
+            Op::Atanh => {
+                let $o = Op::Atanh;
+                $body
+            }
+            Op::Exp => {
+                let $o = Op::Exp;
+                $body
+            }
+            Op::Expm1 => {
+                let $o = Op::Expm1;
+                $body
+            }
+            Op::Ln => {
+                let $o = Op::Ln;
+                $body
+            }
+            Op::Log1p => {
+                let $o = Op::Log1p;
+                $body
+            }
+            Op::Log10 => {
+                let $o = Op::Log10;
+                $body
+            }
+            Op::Log2 => {
+                let $o = Op::Log2;
+                $body
+            }
+            Op::Sqrt => {
+                let $o = Op::Sqrt;
+                $body
+            }
+            Op::Cbrt => {
+                let $o = Op::Cbrt;
+                $body
+            }
+            Op::Abs => {
+                let $o = Op::Abs;
+                $body
+            }
+            Op::Sign => {
+                let $o = Op::Sign;
+                $body
+            }
+            Op::Sigmoid => {
+                let $o = Op::Sigmoid;
+                $body
+            }
+            Op::Softplus => {
+                let $o = Op::Softplus;
+                $body
+            }
+            Op::Relu => {
+                let $o = Op::Relu;
+                $body
+            }
+            Op::Floor => {
+                let $o = Op::Floor;
+                $body
+            }
+            Op::Ceil => {
+                let $o = Op::Ceil;
+                $body
+            }
+            Op::Round => {
+                let $o = Op::Round;
+                $body
+            }
+            Op::Trunc => {
+                let $o = Op::Trunc;
+                $body
+            }
+            Op::SumLanes => {
+                let $o = Op::SumLanes;
+                $body
+            }
+            Op::Add => {
+                let $o = Op::Add;
+                $body
+            }
+            Op::Sub => {
+                let $o = Op::Sub;
+                $body
+            }
+            Op::Mul => {
+                let $o = Op::Mul;
+                $body
+            }
+            Op::Div => {
+                let $o = Op::Div;
+                $body
+            }
+            Op::Pow => {
+                let $o = Op::Pow;
+                $body
+            }
+            Op::Atan2 => {
+                let $o = Op::Atan2;
+                $body
+            }
+            Op::Hypot => {
+                let $o = Op::Hypot;
+                $body
+            }
+            Op::Min => {
+                let $o = Op::Min;
+                $body
+            }
+            Op::Max => {
+                let $o = Op::Max;
+                $body
+            }
+        }
+    };
+}
+
+/// out[l] = op(a[l], b[l]) for every lane.
+fn lanes_forward<S: Scalar>(op: Op, a: &[S], b: &[S], c: f64, out: &mut [S]) {
+    specialize!(op, o => {
+        for ((r, x), y) in out.iter_mut().zip(a).zip(b) {
+            *r = eval(o, *x, *y, c);
+        }
+    })
+}
+
+/// Adds g[l]·∂out/∂a and g[l]·∂out/∂b to the adjoint lanes of slots `sa` and `sb` in `lower`.
+fn lanes_reverse<S: Scalar>(
+    op: Op,
+    [a, b, out, g]: [&[S]; 4],
+    c: f64,
+    lower: &mut [S],
+    (sa, sb): (usize, usize),
+    m: usize,
+) {
+    specialize!(op, o => {
+        if !o.is_binary() {
+            let da = &mut lower[sa * m..][..m];
+            for l in 0..m {
+                let (pa, _) = partials(o, a[l], b[l], out[l], c);
+                da[l] = da[l] + g[l] * pa;
+            }
+        } else if sa == sb {
+            let da = &mut lower[sa * m..][..m];
+            for l in 0..m {
+                let (pa, pb) = partials(o, a[l], b[l], out[l], c);
+                da[l] = da[l] + g[l] * pa + g[l] * pb;
+            }
+        } else {
+            let (da, db) = if sa < sb {
+                let (p, q) = lower.split_at_mut(sb * m);
+                (&mut p[sa * m..][..m], &mut q[..m])
+            } else {
+                let (p, q) = lower.split_at_mut(sa * m);
+                (&mut q[..m], &mut p[sb * m..][..m])
+            };
+            for l in 0..m {
+                let (pa, pb) = partials(o, a[l], b[l], out[l], c);
+                da[l] = da[l] + g[l] * pa;
+                db[l] = db[l] + g[l] * pb;
+            }
+        }
+    })
+}
+
+/// The slot buffers one evaluation mode (values or duals) needs.
+#[derive(Debug, Clone)]
+struct Buffers<S> {
+    vals: Vec<S>,
+    adj: Vec<S>,
+    lane_vals: Vec<Vec<S>>,
+    lane_adj: Vec<Vec<S>>,
+}
+
+impl<S: Scalar> Buffers<S> {
+    fn new(tape: &Tape) -> Self {
+        let zero = S::cst(0.0);
+        let mut vals = vec![zero; tape.slots()];
+        for (k, c) in tape.consts.iter().enumerate() {
+            vals[tape.n_inputs + k] = S::cst(*c);
+        }
+        let lane_vals = tape
+            .lanes
+            .iter()
+            .map(|lt| {
+                let mut buf = vec![zero; lt.slots() * lt.lanes];
+                lt.init(&mut buf);
+                buf
+            })
+            .collect();
+        Self {
+            adj: vec![zero; tape.slots()],
+            vals,
+            lane_adj: tape
+                .lanes
+                .iter()
+                .map(|lt| vec![zero; lt.slots() * lt.lanes])
+                .collect(),
+            lane_vals,
+        }
+    }
 }
 
 impl Tape {
@@ -148,27 +527,42 @@ impl Tape {
         self.n_inputs + self.consts.len() + self.nodes.len()
     }
 
+    /// The number of values the scratch buffers hold (outer slots and all lanes).
+    pub fn size(&self) -> usize {
+        self.slots()
+            + self
+                .lanes
+                .iter()
+                .map(|lt| lt.slots() * lt.lanes)
+                .sum::<usize>()
+    }
+
     /// The first instruction's slot.
     #[inline(always)]
     fn base(&self) -> usize {
         self.n_inputs + self.consts.len()
     }
 
-    /// Writes the constants into a fresh slot buffer (done once per buffer).
-    pub fn init_slots<S: Scalar>(&self, vals: &mut [S]) {
-        for (k, c) in self.consts.iter().enumerate() {
-            vals[self.n_inputs + k] = S::cst(*c);
-        }
-    }
-
     /// Forward sweep: fills every instruction slot; inputs must already be in place.
     #[inline]
-    pub fn forward<S: Scalar>(&self, vals: &mut [S]) -> S {
+    fn forward<S: Scalar>(&self, buf: &mut Buffers<S>) -> S {
         let base = self.base();
+        let Buffers {
+            vals, lane_vals, ..
+        } = buf;
         for (k, node) in self.nodes.iter().enumerate() {
-            let a = vals[node.a as usize];
-            let b = vals[node.b as usize];
-            vals[base + k] = eval(node.op, a, b, node.c);
+            let v = if node.op == Op::SumLanes {
+                let lane = node.a as usize;
+                self.lanes[lane].forward(&vals[..base + k], &mut lane_vals[lane])
+            } else {
+                eval(
+                    node.op,
+                    vals[node.a as usize],
+                    vals[node.b as usize],
+                    node.c,
+                )
+            };
+            vals[base + k] = v;
         }
         vals[self.output as usize]
     }
@@ -176,12 +570,23 @@ impl Tape {
     /// Reverse sweep after [`Tape::forward`]: leaves ∂f/∂slot in `adj` (so the gradient in
     /// `adj[..n]`), seeding the output with 1.
     #[inline]
-    pub fn reverse<S: Scalar>(&self, vals: &[S], adj: &mut [S]) {
+    fn reverse<S: Scalar>(&self, buf: &mut Buffers<S>) {
         let base = self.base();
+        let Buffers {
+            vals,
+            adj,
+            lane_vals,
+            lane_adj,
+        } = buf;
         adj.fill(S::cst(0.0));
         adj[self.output as usize] = S::cst(1.0);
         for (k, node) in self.nodes.iter().enumerate().rev() {
             let g = adj[base + k];
+            if node.op == Op::SumLanes {
+                let lane = node.a as usize;
+                self.lanes[lane].reverse(adj, g, &lane_vals[lane], &mut lane_adj[lane]);
+                continue;
+            }
             let a = vals[node.a as usize];
             let b = vals[node.b as usize];
             let (pa, pb) = partials(node.op, a, b, vals[base + k], node.c);
@@ -196,36 +601,30 @@ impl Tape {
 /// Scratch buffers for evaluating one tape; allocated once, reused by every evaluation.
 #[derive(Debug, Clone)]
 pub struct Workspace {
-    vals: Vec<f64>,
-    adj: Vec<f64>,
-    dvals: Vec<Dual>,
-    dadj: Vec<Dual>,
+    values: Buffers<f64>,
+    duals: Option<Buffers<Dual>>,
 }
 
 impl Workspace {
     /// Buffers for `tape`; the second-order ones are allocated on first use.
     pub fn new(tape: &Tape) -> Self {
-        let mut vals = vec![0.0; tape.slots()];
-        tape.init_slots(&mut vals);
         Self {
-            vals,
-            adj: vec![0.0; tape.slots()],
-            dvals: Vec::new(),
-            dadj: Vec::new(),
+            values: Buffers::new(tape),
+            duals: None,
         }
     }
 
     /// f(x).
     pub fn value(&mut self, tape: &Tape, x: &[f64]) -> f64 {
-        self.vals[..tape.n_inputs].copy_from_slice(x);
-        tape.forward(&mut self.vals)
+        self.values.vals[..tape.n_inputs].copy_from_slice(x);
+        tape.forward(&mut self.values)
     }
 
     /// f(x), writing ∇f(x) into `grad`.
     pub fn value_and_grad(&mut self, tape: &Tape, x: &[f64], grad: &mut [f64]) -> f64 {
         let f = self.value(tape, x);
-        tape.reverse(&self.vals, &mut self.adj);
-        grad.copy_from_slice(&self.adj[..tape.n_inputs]);
+        tape.reverse(&mut self.values);
+        grad.copy_from_slice(&self.values.adj[..tape.n_inputs]);
         f
     }
 
@@ -237,17 +636,13 @@ impl Workspace {
         v: &[f64],
         out: &mut [f64],
     ) -> f64 {
-        if self.dvals.len() != tape.slots() {
-            self.dvals = vec![Dual::default(); tape.slots()];
-            self.dadj = vec![Dual::default(); tape.slots()];
-            tape.init_slots(&mut self.dvals);
-        }
-        for ((slot, xi), vi) in self.dvals.iter_mut().zip(x).zip(v) {
+        let duals = self.duals.get_or_insert_with(|| Buffers::new(tape));
+        for ((slot, xi), vi) in duals.vals.iter_mut().zip(x).zip(v) {
             *slot = Dual::new(*xi, *vi);
         }
-        let f = tape.forward(&mut self.dvals);
-        tape.reverse(&self.dvals, &mut self.dadj);
-        for (o, d) in out.iter_mut().zip(&self.dadj[..tape.n_inputs]) {
+        let f = tape.forward(duals);
+        tape.reverse(duals);
+        for (o, d) in out.iter_mut().zip(&duals.adj[..tape.n_inputs]) {
             *o = d.d;
         }
         f.v
@@ -357,6 +752,8 @@ pub fn eval<S: Scalar>(op: Op, a: S, b: S, c: f64) -> S {
         Op::Ceil => S::cst(a.val().ceil()),
         Op::Round => S::cst(a.val().round()),
         Op::Trunc => S::cst(a.val().trunc()),
+        // Evaluated by the tape itself; never reached through `eval`.
+        Op::SumLanes => a,
         Op::Add => a + b,
         Op::Sub => a - b,
         Op::Mul => a * b,
@@ -424,7 +821,7 @@ pub fn partials<S: Scalar>(op: Op, a: S, b: S, out: S, c: f64) -> (S, S) {
         Op::Sqrt => one / out.scale(2.0),
         Op::Cbrt => one / (out * out).scale(3.0),
         Op::Abs => S::cst(sign(a.val())),
-        Op::Sign | Op::Floor | Op::Ceil | Op::Round | Op::Trunc => zero,
+        Op::Sign | Op::Floor | Op::Ceil | Op::Round | Op::Trunc | Op::SumLanes => zero,
         Op::Sigmoid => (one - out) * out,
         Op::Softplus => {
             if a.val() > 20.0 {

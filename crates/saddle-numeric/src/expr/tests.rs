@@ -179,6 +179,66 @@ fn n_and_len_and_the_comma_form_of_sum_give_the_same_tape_value() {
 }
 
 #[test]
+fn vectorized_sums_match_unrolled_ones_values_bit_for_bit_gradients_to_rounding() {
+    // A nested `sum` in the body forces unrolling; the plain body is vectorized.
+    let bodies = [
+        "100*(x[i+1] - x[i]^2)^2 + (1 - x[i])^2",
+        "(i+1)*x[i]^2*sin(x[i]*y) + abs(x[i])^(i+2) + x[n-1-i]/(1 + exp(-x[i]))",
+        "max(x[i], y) + min(x[i], 0.5) + hypot(x[i], 1) + atan2(x[i], y) + y^x[i]",
+        "sqrt(1 + x[i]^2) + cbrt(x[i]) + relu(x[i]) + softplus(x[i]) + log1p(x[i]^2)",
+    ];
+    let n = 9;
+    let x: Vec<f64> = (0..n + 1).map(|i| (i as f64 * 0.7).sin() + 0.2).collect();
+    let v: Vec<f64> = (0..n + 1).map(|i| (i as f64 * 1.3).cos()).collect();
+    for body in bodies {
+        let make = |src: String| {
+            ExpressionProblem {
+                variables: Some(vec!["x".into(), "y".into()]),
+                ..vector_problem(&src, &[("x", n)])
+            }
+            .compile()
+            .unwrap()
+        };
+        let fast = make(format!("sum(i=0..n-2, {body})"));
+        let slow = make(format!("sum(i=0..n-2, {body} + sum(j=0..0, 0))"));
+        assert_eq!(fast.tape().lanes.len(), 1, "{body}");
+        assert!(slow.tape().lanes.is_empty());
+        let (mut a, mut b) = (fast.objective(), slow.objective());
+        let (mut ga, mut gb) = (vec![0.0; n + 1], vec![0.0; n + 1]);
+        assert_eq!(
+            a.value_and_grad(&x, &mut ga),
+            b.value_and_grad(&x, &mut gb),
+            "{body}"
+        );
+        // Gradient contributions are accumulated in another order: equal up to rounding.
+        for (p, q) in ga.iter().zip(&gb) {
+            assert!(
+                (p - q).abs() <= 1e-14 * (1.0 + q.abs()),
+                "{body}: {ga:?} vs {gb:?}"
+            );
+        }
+        let (mut ha, mut hb) = (vec![0.0; n + 1], vec![0.0; n + 1]);
+        a.hessian_vector_product(&x, &v, &mut ha);
+        b.hessian_vector_product(&x, &v, &mut hb);
+        for (p, q) in ha.iter().zip(&hb) {
+            assert!(
+                (p - q).abs() <= 1e-12 * (1.0 + q.abs()),
+                "{body}: {ha:?} vs {hb:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn sums_whose_summand_ignores_the_index_still_add_every_term() {
+    assert_eq!(eval("sum(i=0..9, i) + x", &[1.0]).0, 46.0);
+    // Variables in order of appearance: y, then x.
+    let (f, g) = eval("sum(i=1..10, y) + x", &[1.0, 0.5]);
+    assert_eq!((f, g), (10.5, vec![10.0, 1.0]));
+    assert_eq!(eval("sum(i=1..10, y*i)", &[2.0]), (110.0, vec![55.0]));
+}
+
+#[test]
 fn vector_and_scalar_variables_are_laid_out_in_the_given_order() {
     let p = ExpressionProblem {
         variables: Some(vec!["b".into(), "w".into()]),
