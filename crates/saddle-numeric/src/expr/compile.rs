@@ -258,6 +258,7 @@ pub(crate) fn compile(
         V::L(_) => unreachable!("lane values never leave their sum"),
     };
     let n_consts = c.consts.len();
+    let sink = (n_inputs + n_consts + c.nodes.len()) as u32;
     let number = |s: Slot| -> u32 {
         (match s {
             Slot::Input(i) => i as usize,
@@ -272,7 +273,7 @@ pub(crate) fn compile(
         .map(|(op, a, b, k)| Node {
             op: *op,
             a: number(*a),
-            b: number(*b),
+            b: if op.is_binary() { number(*b) } else { sink },
             c: *k,
         })
         .collect();
@@ -281,6 +282,7 @@ pub(crate) fn compile(
         .into_iter()
         .map(|LaneBuild { lane, output }| {
             let (g, k) = (lane.gathers.len(), lane.consts.len());
+            let lane_sink = (g + k + lane.nodes.len()) as u32;
             let lane_number = |s: LaneSlot| -> u32 {
                 (match s {
                     LaneSlot::Gather(i) => i as usize,
@@ -301,7 +303,11 @@ pub(crate) fn compile(
                     .map(|(op, a, b, c)| Node {
                         op: *op,
                         a: lane_number(*a),
-                        b: lane_number(*b),
+                        b: if op.is_binary() {
+                            lane_number(*b)
+                        } else {
+                            lane_sink
+                        },
                         c: *c,
                     })
                     .collect(),
@@ -968,5 +974,5 @@ pub(crate) fn is_topological(tape: &Tape) -> bool {
     tape.nodes
         .iter()
         .enumerate()
-        .all(|(k, n)| (n.a as usize) < base + k && (n.b as usize) < base + k)
+        .all(|(k, n)| (n.a as usize) < base + k && (!n.op.is_binary() || (n.b as usize) < base + k))
 }

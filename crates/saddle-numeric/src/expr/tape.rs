@@ -126,7 +126,7 @@ pub struct Node {
     pub op: Op,
     /// First operand slot.
     pub a: u32,
-    /// Second operand slot (equal to `a` for unary operations).
+    /// Second operand slot (the sink slot, after all others, for one-operand operations).
     pub b: u32,
     /// The constant of `PowC`, `AddC`, `MulC`, `RSubC`, `DivC`, `RDivC`.
     pub c: f64,
@@ -166,69 +166,121 @@ pub struct LaneTape {
     pub output: u32,
 }
 
+/// Lanes are processed in chunks of this many, so a chunk's slots stay in the L1 cache.
+const CHUNK: usize = 128;
+
 impl LaneTape {
+    /// Lane slots including the trailing sink (the `b` of one-operand instructions).
     fn slots(&self) -> usize {
-        self.gathers.len() + self.consts.len() + self.nodes.len()
+        self.gathers.len() + self.consts.len() + self.nodes.len() + 1
     }
 
-    fn init<S: Scalar>(&self, buf: &mut [S]) {
-        let m = self.lanes;
-        for (k, c) in self.consts.iter().enumerate() {
-            let at = (self.gathers.len() + k) * m;
-            for (slot, v) in buf[at..at + m].iter_mut().zip(c) {
+    fn base(&self) -> usize {
+        self.gathers.len() + self.consts.len()
+    }
+
+    /// The width of the chunk buffers.
+    fn width(&self) -> usize {
+        self.lanes.min(CHUNK)
+    }
+
+    /// Loads lanes `start..start + w` of the gathered values and constants into `buf`.
+    fn load<S: Scalar>(&self, outer: &[S], buf: &mut [S], start: usize, w: usize) {
+        let c = self.width();
+        for (k, idx) in self.gathers.iter().enumerate() {
+            for (slot, i) in buf[k * c..k * c + w].iter_mut().zip(&idx[start..]) {
+                *slot = outer[*i as usize];
+            }
+        }
+        let g = self.gathers.len();
+        for (k, values) in self.consts.iter().enumerate() {
+            for (slot, v) in buf[(g + k) * c..(g + k) * c + w]
+                .iter_mut()
+                .zip(&values[start..])
+            {
                 *slot = S::cst(*v);
             }
         }
     }
 
-    /// Evaluates all lanes from the outer slots and returns the sum over lanes (left to
-    /// right, as the unrolled sum would add them).
-    fn forward<S: Scalar>(&self, outer: &[S], buf: &mut [S]) -> S {
-        let m = self.lanes;
-        for (k, idx) in self.gathers.iter().enumerate() {
-            for (slot, i) in buf[k * m..(k + 1) * m].iter_mut().zip(idx) {
-                *slot = outer[*i as usize];
-            }
-        }
-        let base = self.gathers.len() + self.consts.len();
+    /// Runs the instructions over the first `w` lanes of the chunk in `buf`.
+    fn run<S: Scalar>(&self, buf: &mut [S], w: usize) {
+        let c = self.width();
+        let base = self.base();
         for (j, node) in self.nodes.iter().enumerate() {
-            let (lower, upper) = buf.split_at_mut((base + j) * m);
-            let a = &lower[node.a as usize * m..][..m];
-            let b = &lower[node.b as usize * m..][..m];
-            lanes_forward(node.op, a, b, node.c, &mut upper[..m]);
+            let (lower, upper) = buf.split_at_mut((base + j) * c);
+            let a = &lower[node.a as usize * c..][..w];
+            let b = lower.get(node.b as usize * c..).map_or(a, |b| &b[..w]);
+            lanes_forward(node.op, a, b, node.c, &mut upper[..w]);
         }
-        let out = &buf[self.output as usize * m..][..m];
-        let mut total = out[0];
-        for v in &out[1..] {
-            total = total + *v;
-        }
-        total
     }
 
-    /// Propagates the adjoint `g` of the sum back through the lanes into `outer_adj`.
-    fn reverse<S: Scalar>(&self, outer_adj: &mut [S], g: S, buf: &[S], adj: &mut [S]) {
-        let m = self.lanes;
-        adj.fill(S::cst(0.0));
-        adj[self.output as usize * m..][..m].fill(g);
-        let base = self.gathers.len() + self.consts.len();
-        for (j, node) in self.nodes.iter().enumerate().rev() {
-            let slot = (base + j) * m;
-            let (lower, upper) = adj.split_at_mut(slot);
-            let a = &buf[node.a as usize * m..][..m];
-            let b = &buf[node.b as usize * m..][..m];
-            let out = &buf[slot..][..m];
-            lanes_reverse(
-                node.op,
-                [a, b, out, &upper[..m]],
-                node.c,
-                lower,
-                (node.a as usize, node.b as usize),
-                m,
-            );
+    /// Adds the chunk's summands to `total`, left to right as the unrolled sum would.
+    fn accumulate<S: Scalar>(&self, buf: &[S], w: usize, total: &mut Option<S>) {
+        for v in &buf[self.output as usize * self.width()..][..w] {
+            *total = Some(match *total {
+                Some(t) => t + *v,
+                None => *v,
+            });
         }
+    }
+
+    /// Evaluates all lanes from the outer slots and returns their sum.
+    fn forward<S: Scalar>(&self, outer: &[S], buf: &mut [S]) -> S {
+        let mut total = None;
+        for start in (0..self.lanes).step_by(CHUNK) {
+            let w = (self.lanes - start).min(CHUNK);
+            self.load(outer, buf, start, w);
+            self.run(buf, w);
+            self.accumulate(buf, w, &mut total);
+        }
+        total.expect("a vectorized sum has at least one lane")
+    }
+
+    /// As [`LaneTape::forward`], also leaving in `local` (gathers × lanes) the derivative
+    /// of the sum with respect to every gathered value. The sum is linear in its adjoint, so
+    /// each chunk is differentiated right after it is evaluated, while it is in cache, and
+    /// [`LaneTape::reverse`] only scales `local` by the adjoint of the sum.
+    fn forward_local<S: Scalar>(
+        &self,
+        outer: &[S],
+        buf: &mut [S],
+        adj: &mut [S],
+        local: &mut [S],
+    ) -> S {
+        let c = self.width();
+        let m = self.lanes;
+        let base = self.base();
+        let mut total = None;
+        for start in (0..m).step_by(CHUNK) {
+            let w = (m - start).min(CHUNK);
+            self.load(outer, buf, start, w);
+            self.run(buf, w);
+            self.accumulate(buf, w, &mut total);
+            adj.fill(S::cst(0.0));
+            adj[self.output as usize * c..][..w].fill(S::cst(1.0));
+            for (j, node) in self.nodes.iter().enumerate().rev() {
+                let slot = (base + j) * c;
+                let (lower, upper) = adj.split_at_mut(slot);
+                let a = &buf[node.a as usize * c..][..w];
+                let b = &buf[node.b as usize * c..][..w];
+                let operands = [a, b, &buf[slot..][..w], &upper[..w]];
+                let slots = (node.a as usize, node.b as usize);
+                lanes_reverse(node.op, operands, node.c, lower, slots, c);
+            }
+            for k in 0..self.gathers.len() {
+                local[k * m + start..][..w].copy_from_slice(&adj[k * c..][..w]);
+            }
+        }
+        total.expect("a vectorized sum has at least one lane")
+    }
+
+    /// Adds `g` × ∂sum/∂(gathered value) into the outer adjoints.
+    fn reverse<S: Scalar>(&self, outer_adj: &mut [S], g: S, local: &[S]) {
+        let m = self.lanes;
         for (k, idx) in self.gathers.iter().enumerate() {
-            for (d, i) in adj[k * m..(k + 1) * m].iter().zip(idx) {
-                outer_adj[*i as usize] = outer_adj[*i as usize] + *d;
+            for (d, i) in local[k * m..(k + 1) * m].iter().zip(idx) {
+                outer_adj[*i as usize] = outer_adj[*i as usize] + g * *d;
             }
         }
     }
@@ -444,37 +496,40 @@ fn lanes_forward<S: Scalar>(op: Op, a: &[S], b: &[S], c: f64, out: &mut [S]) {
     })
 }
 
-/// Adds g[l]·∂out/∂a and g[l]·∂out/∂b to the adjoint lanes of slots `sa` and `sb` in `lower`.
+/// Adds g[l]·∂out/∂a and g[l]·∂out/∂b to the adjoint lanes of slots `sa` and `sb` in
+/// `lower` (slots `stride` apart; `g.len()` lanes in use).
 fn lanes_reverse<S: Scalar>(
     op: Op,
     [a, b, out, g]: [&[S]; 4],
     c: f64,
     lower: &mut [S],
     (sa, sb): (usize, usize),
-    m: usize,
+    stride: usize,
 ) {
+    let w = g.len();
+    let (a, b, out) = (&a[..w], &b[..w], &out[..w]);
     specialize!(op, o => {
         if !o.is_binary() {
-            let da = &mut lower[sa * m..][..m];
-            for l in 0..m {
+            let da = &mut lower[sa * stride..][..w];
+            for l in 0..w {
                 let (pa, _) = partials(o, a[l], b[l], out[l], c);
                 da[l] = da[l] + g[l] * pa;
             }
         } else if sa == sb {
-            let da = &mut lower[sa * m..][..m];
-            for l in 0..m {
+            let da = &mut lower[sa * stride..][..w];
+            for l in 0..w {
                 let (pa, pb) = partials(o, a[l], b[l], out[l], c);
                 da[l] = da[l] + g[l] * pa + g[l] * pb;
             }
         } else {
             let (da, db) = if sa < sb {
-                let (p, q) = lower.split_at_mut(sb * m);
-                (&mut p[sa * m..][..m], &mut q[..m])
+                let (p, q) = lower.split_at_mut(sb * stride);
+                (&mut p[sa * stride..][..w], &mut q[..w])
             } else {
-                let (p, q) = lower.split_at_mut(sa * m);
-                (&mut q[..m], &mut p[sb * m..][..m])
+                let (p, q) = lower.split_at_mut(sa * stride);
+                (&mut q[..w], &mut p[sb * stride..][..w])
             };
-            for l in 0..m {
+            for l in 0..w {
                 let (pa, pb) = partials(o, a[l], b[l], out[l], c);
                 da[l] = da[l] + g[l] * pa;
                 db[l] = db[l] + g[l] * pb;
@@ -488,52 +543,49 @@ fn lanes_reverse<S: Scalar>(
 struct Buffers<S> {
     vals: Vec<S>,
     adj: Vec<S>,
+    pa: Vec<S>,
+    pb: Vec<S>,
     lane_vals: Vec<Vec<S>>,
     lane_adj: Vec<Vec<S>>,
+    lane_local: Vec<Vec<S>>,
 }
 
 impl<S: Scalar> Buffers<S> {
     fn new(tape: &Tape) -> Self {
         let zero = S::cst(0.0);
-        let mut vals = vec![zero; tape.slots()];
+        let mut vals = vec![zero; tape.slots() + 1];
         for (k, c) in tape.consts.iter().enumerate() {
             vals[tape.n_inputs + k] = S::cst(*c);
         }
-        let lane_vals = tape
-            .lanes
-            .iter()
-            .map(|lt| {
-                let mut buf = vec![zero; lt.slots() * lt.lanes];
-                lt.init(&mut buf);
-                buf
-            })
-            .collect();
+        let per_lane = |f: &dyn Fn(&LaneTape) -> usize| -> Vec<Vec<S>> {
+            tape.lanes.iter().map(|lt| vec![zero; f(lt)]).collect()
+        };
         Self {
-            adj: vec![zero; tape.slots()],
+            adj: vec![zero; tape.slots() + 1],
             vals,
-            lane_adj: tape
-                .lanes
-                .iter()
-                .map(|lt| vec![zero; lt.slots() * lt.lanes])
-                .collect(),
-            lane_vals,
+            pa: vec![zero; tape.nodes.len()],
+            pb: vec![zero; tape.nodes.len()],
+            lane_vals: per_lane(&|lt| lt.slots() * lt.width()),
+            lane_adj: per_lane(&|lt| lt.slots() * lt.width()),
+            lane_local: per_lane(&|lt| lt.gathers.len() * lt.lanes),
         }
     }
 }
 
 impl Tape {
-    /// Total number of slots: inputs + constants + instructions.
+    /// Number of slots: inputs + constants + instructions (the buffers add one sink slot,
+    /// the `b` operand of every one-operand instruction).
     pub fn slots(&self) -> usize {
         self.n_inputs + self.consts.len() + self.nodes.len()
     }
 
-    /// The number of values the scratch buffers hold (outer slots and all lanes).
+    /// The number of values one scratch buffer holds (outer slots and all lanes).
     pub fn size(&self) -> usize {
         self.slots()
             + self
                 .lanes
                 .iter()
-                .map(|lt| lt.slots() * lt.lanes)
+                .map(|lt| lt.slots() * lt.width() + lt.gathers.len() * lt.lanes)
                 .sum::<usize>()
     }
 
@@ -543,7 +595,7 @@ impl Tape {
         self.n_inputs + self.consts.len()
     }
 
-    /// Forward sweep: fills every instruction slot; inputs must already be in place.
+    /// Forward sweep for the value only; inputs must already be in place.
     #[inline]
     fn forward<S: Scalar>(&self, buf: &mut Buffers<S>) -> S {
         let base = self.base();
@@ -567,16 +619,52 @@ impl Tape {
         vals[self.output as usize]
     }
 
-    /// Reverse sweep after [`Tape::forward`]: leaves ∂f/∂slot in `adj` (so the gradient in
-    /// `adj[..n]`), seeding the output with 1.
+    /// Forward sweep that also records every instruction's local partial derivatives, so
+    /// the reverse sweep is a dispatch-free multiply-add loop.
+    #[inline]
+    fn forward_partials<S: Scalar>(&self, buf: &mut Buffers<S>) -> S {
+        let base = self.base();
+        let Buffers {
+            vals,
+            pa,
+            pb,
+            lane_vals,
+            lane_adj,
+            lane_local,
+            ..
+        } = buf;
+        for (k, node) in self.nodes.iter().enumerate() {
+            if node.op == Op::SumLanes {
+                let lane = node.a as usize;
+                vals[base + k] = self.lanes[lane].forward_local(
+                    &vals[..base + k],
+                    &mut lane_vals[lane],
+                    &mut lane_adj[lane],
+                    &mut lane_local[lane],
+                );
+                continue;
+            }
+            let (a, b) = (vals[node.a as usize], vals[node.b as usize]);
+            let out = eval(node.op, a, b, node.c);
+            let (da, db) = partials(node.op, a, b, out, node.c);
+            vals[base + k] = out;
+            pa[k] = da;
+            pb[k] = db;
+        }
+        vals[self.output as usize]
+    }
+
+    /// Reverse sweep after [`Tape::forward_partials`]: leaves ∂f/∂slot in `adj` (so the
+    /// gradient in `adj[..n]`), seeding the output with 1.
     #[inline]
     fn reverse<S: Scalar>(&self, buf: &mut Buffers<S>) {
         let base = self.base();
         let Buffers {
-            vals,
             adj,
-            lane_vals,
-            lane_adj,
+            pa,
+            pb,
+            lane_local,
+            ..
         } = buf;
         adj.fill(S::cst(0.0));
         adj[self.output as usize] = S::cst(1.0);
@@ -584,16 +672,11 @@ impl Tape {
             let g = adj[base + k];
             if node.op == Op::SumLanes {
                 let lane = node.a as usize;
-                self.lanes[lane].reverse(adj, g, &lane_vals[lane], &mut lane_adj[lane]);
+                self.lanes[lane].reverse(adj, g, &lane_local[lane]);
                 continue;
             }
-            let a = vals[node.a as usize];
-            let b = vals[node.b as usize];
-            let (pa, pb) = partials(node.op, a, b, vals[base + k], node.c);
-            adj[node.a as usize] = adj[node.a as usize] + g * pa;
-            if node.op.is_binary() {
-                adj[node.b as usize] = adj[node.b as usize] + g * pb;
-            }
+            adj[node.a as usize] = adj[node.a as usize] + g * pa[k];
+            adj[node.b as usize] = adj[node.b as usize] + g * pb[k];
         }
     }
 }
@@ -622,7 +705,8 @@ impl Workspace {
 
     /// f(x), writing ∇f(x) into `grad`.
     pub fn value_and_grad(&mut self, tape: &Tape, x: &[f64], grad: &mut [f64]) -> f64 {
-        let f = self.value(tape, x);
+        self.values.vals[..tape.n_inputs].copy_from_slice(x);
+        let f = tape.forward_partials(&mut self.values);
         tape.reverse(&mut self.values);
         grad.copy_from_slice(&self.values.adj[..tape.n_inputs]);
         f
@@ -640,7 +724,7 @@ impl Workspace {
         for ((slot, xi), vi) in duals.vals.iter_mut().zip(x).zip(v) {
             *slot = Dual::new(*xi, *vi);
         }
-        let f = tape.forward(duals);
+        let f = tape.forward_partials(duals);
         tape.reverse(duals);
         for (o, d) in out.iter_mut().zip(&duals.adj[..tape.n_inputs]) {
             *o = d.d;

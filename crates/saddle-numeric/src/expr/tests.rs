@@ -187,44 +187,46 @@ fn vectorized_sums_match_unrolled_ones_values_bit_for_bit_gradients_to_rounding(
         "max(x[i], y) + min(x[i], 0.5) + hypot(x[i], 1) + atan2(x[i], y) + y^x[i]",
         "sqrt(1 + x[i]^2) + cbrt(x[i]) + relu(x[i]) + softplus(x[i]) + log1p(x[i]^2)",
     ];
-    let n = 9;
-    let x: Vec<f64> = (0..n + 1).map(|i| (i as f64 * 0.7).sin() + 0.2).collect();
-    let v: Vec<f64> = (0..n + 1).map(|i| (i as f64 * 1.3).cos()).collect();
-    for body in bodies {
-        let make = |src: String| {
-            ExpressionProblem {
-                variables: Some(vec!["x".into(), "y".into()]),
-                ..vector_problem(&src, &[("x", n)])
+    // 300 lanes span several chunks of the lane evaluator.
+    for n in [9, 300] {
+        let x: Vec<f64> = (0..n + 1).map(|i| (i as f64 * 0.7).sin() + 0.2).collect();
+        let v: Vec<f64> = (0..n + 1).map(|i| (i as f64 * 1.3).cos()).collect();
+        for body in bodies {
+            let make = |src: String| {
+                ExpressionProblem {
+                    variables: Some(vec!["x".into(), "y".into()]),
+                    ..vector_problem(&src, &[("x", n)])
+                }
+                .compile()
+                .unwrap()
+            };
+            let fast = make(format!("sum(i=0..n-2, {body})"));
+            let slow = make(format!("sum(i=0..n-2, {body} + sum(j=0..0, 0))"));
+            assert_eq!(fast.tape().lanes.len(), 1, "{body}");
+            assert!(slow.tape().lanes.is_empty());
+            let (mut a, mut b) = (fast.objective(), slow.objective());
+            let (mut ga, mut gb) = (vec![0.0; n + 1], vec![0.0; n + 1]);
+            assert_eq!(
+                a.value_and_grad(&x, &mut ga),
+                b.value_and_grad(&x, &mut gb),
+                "{body}"
+            );
+            // Gradient contributions are accumulated in another order: equal up to rounding.
+            for (p, q) in ga.iter().zip(&gb) {
+                assert!(
+                    (p - q).abs() <= 1e-14 * (1.0 + q.abs()),
+                    "{body}: {ga:?} vs {gb:?}"
+                );
             }
-            .compile()
-            .unwrap()
-        };
-        let fast = make(format!("sum(i=0..n-2, {body})"));
-        let slow = make(format!("sum(i=0..n-2, {body} + sum(j=0..0, 0))"));
-        assert_eq!(fast.tape().lanes.len(), 1, "{body}");
-        assert!(slow.tape().lanes.is_empty());
-        let (mut a, mut b) = (fast.objective(), slow.objective());
-        let (mut ga, mut gb) = (vec![0.0; n + 1], vec![0.0; n + 1]);
-        assert_eq!(
-            a.value_and_grad(&x, &mut ga),
-            b.value_and_grad(&x, &mut gb),
-            "{body}"
-        );
-        // Gradient contributions are accumulated in another order: equal up to rounding.
-        for (p, q) in ga.iter().zip(&gb) {
-            assert!(
-                (p - q).abs() <= 1e-14 * (1.0 + q.abs()),
-                "{body}: {ga:?} vs {gb:?}"
-            );
-        }
-        let (mut ha, mut hb) = (vec![0.0; n + 1], vec![0.0; n + 1]);
-        a.hessian_vector_product(&x, &v, &mut ha);
-        b.hessian_vector_product(&x, &v, &mut hb);
-        for (p, q) in ha.iter().zip(&hb) {
-            assert!(
-                (p - q).abs() <= 1e-12 * (1.0 + q.abs()),
-                "{body}: {ha:?} vs {hb:?}"
-            );
+            let (mut ha, mut hb) = (vec![0.0; n + 1], vec![0.0; n + 1]);
+            a.hessian_vector_product(&x, &v, &mut ha);
+            b.hessian_vector_product(&x, &v, &mut hb);
+            for (p, q) in ha.iter().zip(&hb) {
+                assert!(
+                    (p - q).abs() <= 1e-12 * (1.0 + q.abs()),
+                    "{body}: {ha:?} vs {hb:?}"
+                );
+            }
         }
     }
 }
