@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use super::parse::{Ast, ChainOp, Reduce};
-use super::tape::{eval, LaneTape, Node, Op, Tape};
+use super::tape::{eval, Gather, LaneTape, Node, Op, Tape};
 use super::{ConstantValue, ExprError, ExprLimits, Variable};
 
 /// The functions of the language: name, arity (None = two or more), and how to build them.
@@ -295,7 +295,7 @@ pub(crate) fn compile(
                 gathers: lane
                     .gathers
                     .iter()
-                    .map(|idx| idx.iter().map(|s| number(*s)).collect())
+                    .map(|idx| Gather::new(idx.iter().map(|s| number(*s)).collect()))
                     .collect(),
                 nodes: lane
                     .nodes

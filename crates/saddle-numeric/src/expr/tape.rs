@@ -155,15 +155,34 @@ pub struct Tape {
 pub struct LaneTape {
     /// The number of index values m.
     pub lanes: usize,
-    /// Gathered slots: lane l of gather k reads outer slot `gathers[k][l]` (x[i+1], or a
-    /// broadcast outer value).
-    pub gathers: Vec<Vec<u32>>,
+    /// Gathered slots, read from the outer slots (x[i+1], or a broadcast outer value).
+    pub gathers: Vec<Gather>,
     /// Index-dependent constants, one value per lane.
     pub consts: Vec<Vec<f64>>,
     /// Element-wise instructions over lane slots.
     pub nodes: Vec<Node>,
     /// The lane slot holding the summand.
     pub output: u32,
+}
+
+/// Where a gathered lane slot reads its values.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Gather {
+    /// Lane l reads outer slot `start + l` (e.g. `x[i+1]`).
+    Range(u32),
+    /// Lane l reads outer slot `indices[l]`.
+    Indices(Vec<u32>),
+}
+
+impl Gather {
+    /// From the outer slot of every lane.
+    pub fn new(indices: Vec<u32>) -> Self {
+        let contiguous = indices.windows(2).all(|w| w[1] == w[0] + 1);
+        match indices.first() {
+            Some(start) if contiguous => Gather::Range(*start),
+            _ => Gather::Indices(indices),
+        }
+    }
 }
 
 /// Lanes are processed in chunks of this many, so a chunk's slots stay in the L1 cache.
@@ -187,9 +206,15 @@ impl LaneTape {
     /// Loads lanes `start..start + w` of the gathered values and constants into `buf`.
     fn load<S: Scalar>(&self, outer: &[S], buf: &mut [S], start: usize, w: usize) {
         let c = self.width();
-        for (k, idx) in self.gathers.iter().enumerate() {
-            for (slot, i) in buf[k * c..k * c + w].iter_mut().zip(&idx[start..]) {
-                *slot = outer[*i as usize];
+        for (k, gather) in self.gathers.iter().enumerate() {
+            let dst = &mut buf[k * c..k * c + w];
+            match gather {
+                Gather::Range(s) => dst.copy_from_slice(&outer[*s as usize + start..][..w]),
+                Gather::Indices(idx) => {
+                    for (slot, i) in dst.iter_mut().zip(&idx[start..]) {
+                        *slot = outer[*i as usize];
+                    }
+                }
             }
         }
         let g = self.gathers.len();
@@ -278,9 +303,19 @@ impl LaneTape {
     /// Adds `g` × ∂sum/∂(gathered value) into the outer adjoints.
     fn reverse<S: Scalar>(&self, outer_adj: &mut [S], g: S, local: &[S]) {
         let m = self.lanes;
-        for (k, idx) in self.gathers.iter().enumerate() {
-            for (d, i) in local[k * m..(k + 1) * m].iter().zip(idx) {
-                outer_adj[*i as usize] = outer_adj[*i as usize] + g * *d;
+        for (k, gather) in self.gathers.iter().enumerate() {
+            let local = &local[k * m..(k + 1) * m];
+            match gather {
+                Gather::Range(s) => {
+                    for (a, d) in outer_adj[*s as usize..][..m].iter_mut().zip(local) {
+                        *a = *a + g * *d;
+                    }
+                }
+                Gather::Indices(idx) => {
+                    for (d, i) in local.iter().zip(idx) {
+                        outer_adj[*i as usize] = outer_adj[*i as usize] + g * *d;
+                    }
+                }
             }
         }
     }
