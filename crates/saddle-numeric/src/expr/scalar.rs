@@ -61,6 +61,8 @@ pub trait Scalar:
     fn pow(self, y: Self) -> Self;
     /// atan2(self, x).
     fn atan2(self, x: Self) -> Self;
+    /// √(self² + y²) without undue overflow.
+    fn hypot(self, y: Self) -> Self;
     /// Multiplies by a plain number (no tangent).
     fn scale(self, k: f64) -> Self;
 }
@@ -157,6 +159,10 @@ impl Scalar for f64 {
     #[inline(always)]
     fn atan2(self, x: Self) -> Self {
         f64::atan2(self, x)
+    }
+    #[inline(always)]
+    fn hypot(self, y: Self) -> Self {
+        f64::hypot(self, y)
     }
     #[inline(always)]
     fn scale(self, k: f64) -> Self {
@@ -320,6 +326,10 @@ impl Scalar for Dual {
     fn atan2(self, x: Self) -> Self {
         let r2 = self.v * self.v + x.v * x.v;
         Self::new(self.v.atan2(x.v), (x.v * self.d - self.v * x.d) / r2)
+    }
+    fn hypot(self, y: Self) -> Self {
+        let h = self.v.hypot(y.v);
+        Self::new(h, (self.v * self.d + y.v * y.d) / h)
     }
     fn scale(self, k: f64) -> Self {
         Self::new(self.v * k, self.d * k)

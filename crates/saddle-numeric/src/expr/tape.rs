@@ -84,7 +84,7 @@ pub enum Op {
     Floor,
     /// ⌈a⌉.
     Ceil,
-    /// Round half away from zero.
+    /// Round half to even (as torch.round).
     Round,
     /// Integer part.
     Trunc,
@@ -869,7 +869,7 @@ pub fn eval<S: Scalar>(op: Op, a: S, b: S, c: f64) -> S {
         }
         Op::Floor => S::cst(a.val().floor()),
         Op::Ceil => S::cst(a.val().ceil()),
-        Op::Round => S::cst(a.val().round()),
+        Op::Round => S::cst(a.val().round_ties_even()),
         Op::Trunc => S::cst(a.val().trunc()),
         // Evaluated by the tape itself; never reached through `eval`.
         Op::SumLanes => a,
@@ -879,7 +879,7 @@ pub fn eval<S: Scalar>(op: Op, a: S, b: S, c: f64) -> S {
         Op::Div => a / b,
         Op::Pow => a.pow(b),
         Op::Atan2 => a.atan2(b),
-        Op::Hypot => (a * a + b * b).sqrt(),
+        Op::Hypot => a.hypot(b),
         Op::Min => pick(a, b, false),
         Op::Max => pick(a, b, true),
     }
