@@ -719,3 +719,98 @@ proptest! {
         let _ = ExpressionProblem::new(src).compile();
     }
 }
+
+/// The PyTorch reference trajectories of the `expression` cases whose optimizer this crate
+/// has (SGD, Adam): the whole run on the parsed formula matches torch step for step within
+/// the case's suggested tolerances. Cases with other optimizers or a scheduler are listed.
+#[test]
+fn reference_expression_trajectories_match_torch_for_sgd_and_adam() {
+    use crate::clip::ClipConfig;
+    use crate::executor::{Executor, StepRecord, StopRule};
+    use crate::optim::OptimizerConfig;
+    use crate::schedule::Constant;
+
+    let dir = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/reference/cases"
+    );
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        eprintln!("reference cases not found at {dir}; skipping");
+        return;
+    };
+    let (mut ran, mut unmapped) = (Vec::new(), Vec::new());
+    for entry in entries {
+        let path = entry.unwrap().path();
+        let case: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let name = case["name"].as_str().unwrap().to_string();
+        if case["problem"]["type"] != "expression" {
+            continue;
+        }
+        let mut params = case["optimizer"]["params"].clone();
+        let torch_name = case["optimizer"]["name"].as_str().unwrap();
+        params["name"] = serde_json::json!(torch_name.to_lowercase());
+        let optimizer: OptimizerConfig = match serde_json::from_value(params) {
+            Ok(o) if case["scheduler"].is_null() => o,
+            _ => {
+                unmapped.push(format!("{name} ({torch_name})"));
+                continue;
+            }
+        };
+        let clip = case["grad_clip"]["max_norm"]
+            .as_f64()
+            .map(|max_norm| ClipConfig::Norm { max_norm });
+        let problem = ExpressionProblem {
+            variables: Some(serde_json::from_value(case["problem"]["variables"].clone()).unwrap()),
+            ..ExpressionProblem::new(case["problem"]["expression"].as_str().unwrap())
+        };
+        let x0: Vec<f64> = serde_json::from_value(case["x0"].clone()).unwrap();
+        let steps = case["steps"].as_u64().unwrap();
+        let mut exec = Executor::new(
+            Box::new(problem.compile().unwrap().objective()),
+            optimizer.build(x0.len()),
+            Box::new(Constant::new(optimizer.lr())),
+            StopRule {
+                max_steps: steps,
+                ..Default::default()
+            },
+        )
+        .with_clip(clip);
+        let mut records: Vec<(f64, f64, Vec<f64>)> = Vec::new();
+        exec.run(&x0, &mut |r: &StepRecord<'_>| {
+            records.push((r.loss, r.grad_norm, r.params.to_vec()));
+            true
+        });
+        let expected = &case["expected"];
+        let s = &case["sensitivity"];
+        let (x_atol, loss_rtol, norm_rtol) = (
+            s["suggested_x_atol"].as_f64().unwrap(),
+            s["suggested_loss_rtol"].as_f64().unwrap(),
+            s["suggested_grad_norm_rtol"].as_f64().unwrap(),
+        );
+        assert_eq!(records.len() as u64, steps + 1, "{name}");
+        for (k, (loss, norm, x)) in records.iter().enumerate() {
+            let want_loss = expected["loss"][k].as_f64().unwrap();
+            let want_norm = expected["grad_norm"][k].as_f64().unwrap();
+            assert!(
+                (loss - want_loss).abs() <= loss_rtol * want_loss.abs().max(1.0),
+                "{name} step {k}: loss {loss} vs {want_loss}"
+            );
+            assert!(
+                (norm - want_norm).abs() <= norm_rtol * want_norm.abs().max(1.0),
+                "{name} step {k}: grad norm {norm} vs {want_norm}"
+            );
+            if k > 0 {
+                for (a, b) in x.iter().zip(expected["x"][k - 1].as_array().unwrap()) {
+                    assert!(
+                        (a - b.as_f64().unwrap()).abs() <= x_atol,
+                        "{name} step {k}: x"
+                    );
+                }
+            }
+        }
+        ran.push(name);
+    }
+    eprintln!("ran {ran:?}; not mapped (optimizer not in this crate): {unmapped:?}");
+    assert!(ran.len() >= 5, "only {ran:?}");
+}
