@@ -52,7 +52,7 @@ pub const BUILTIN_NAMES: &[&str] = &[
 pub const DEFAULT_CONDITION_NUMBER: f64 = 1000.0;
 
 /// A builtin objective chosen by name, with the parameters some of them need.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "openapi", schema(example = json!({"name": "rosenbrock"})))]
 #[serde(deny_unknown_fields)]

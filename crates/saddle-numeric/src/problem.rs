@@ -94,7 +94,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::builtin::BuiltinProblem;
 use crate::error::InvalidConfig;
-use crate::expr::{ExpressionProblem, Variable};
+use crate::expr::{ExprLimits, ExpressionProblem, Variable};
 
 /// What to minimize, tagged by `kind`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -140,6 +140,15 @@ impl ProblemConfig {
         &self,
         initial: &Initial,
     ) -> Result<(Box<dyn Objective>, Vec<f64>), InvalidConfig> {
+        self.build_with_limits(initial, &ExprLimits::default())
+    }
+
+    /// As [`ProblemConfig::build`], with the service's limits on expression size.
+    pub fn build_with_limits(
+        &self,
+        initial: &Initial,
+        limits: &ExprLimits,
+    ) -> Result<(Box<dyn Objective>, Vec<f64>), InvalidConfig> {
         match self {
             ProblemConfig::Builtin(b) => {
                 let variables = b.variables_for(initial)?;
@@ -147,7 +156,7 @@ impl ProblemConfig {
                 Ok((b.build(x0.len())?, x0))
             }
             ProblemConfig::Expression(e) => {
-                let compiled = e.compile()?;
+                let compiled = e.compile_with_limits(limits)?;
                 let x0 = flatten_initial(initial, compiled.variables())?;
                 Ok((Box::new(compiled.objective()), x0))
             }
