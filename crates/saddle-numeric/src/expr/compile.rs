@@ -258,18 +258,46 @@ pub(crate) fn compile(
         V::L(_) => unreachable!("lane values never leave their sum"),
     };
     let n_consts = c.consts.len();
-    let sink = (n_inputs + n_consts + c.nodes.len()) as u32;
+    // Drop the instructions the result does not depend on (e.g. differences fused into a
+    // square): walk back from the output, marking operands and the outer slots lane tapes read.
+    let node_of = |s: Slot| match s {
+        Slot::Node(j) => Some(j as usize),
+        _ => None,
+    };
+    let mut live = vec![false; c.nodes.len()];
+    if let Some(j) = node_of(out) {
+        live[j] = true;
+    }
+    for j in (0..c.nodes.len()).rev() {
+        if !live[j] {
+            continue;
+        }
+        let (op, a, b, _) = c.nodes[j];
+        let mut reads = vec![a, b];
+        if let (Op::SumLanes, Slot::Lanes(k)) = (op, a) {
+            reads.extend(c.lane_tapes[k as usize].lane.gathers.iter().flatten());
+        }
+        for i in reads.into_iter().filter_map(node_of) {
+            live[i] = true;
+        }
+    }
+    let renumber = renumbering(&live);
+    let kept = live.iter().filter(|l| **l).count();
+    let sink = (n_inputs + n_consts + kept) as u32;
     let number = |s: Slot| -> u32 {
         (match s {
             Slot::Input(i) => i as usize,
             Slot::Const(k) => n_inputs + k as usize,
-            Slot::Node(j) => n_inputs + n_consts + j as usize,
+            Slot::Node(j) => n_inputs + n_consts + renumber[j as usize] as usize,
             Slot::Lanes(k) => k as usize,
         }) as u32
     };
     let nodes = c
         .nodes
         .iter()
+        .zip(&live)
+        .filter(|(_, l)| **l)
+        .map(|(n, _)| n)
         .map(|(op, a, b, k)| Node {
             op: *op,
             a: number(*a),
@@ -282,12 +310,27 @@ pub(crate) fn compile(
         .into_iter()
         .map(|LaneBuild { lane, output }| {
             let (g, k) = (lane.gathers.len(), lane.consts.len());
-            let lane_sink = (g + k + lane.nodes.len()) as u32;
+            let mut live = vec![false; lane.nodes.len()];
+            if let LaneSlot::Node(j) = output {
+                live[j as usize] = true;
+            }
+            for j in (0..lane.nodes.len()).rev() {
+                if live[j] {
+                    let (_, a, b, _) = lane.nodes[j];
+                    for s in [a, b] {
+                        if let LaneSlot::Node(i) = s {
+                            live[i as usize] = true;
+                        }
+                    }
+                }
+            }
+            let renumber = renumbering(&live);
+            let lane_sink = (g + k + live.iter().filter(|l| **l).count()) as u32;
             let lane_number = |s: LaneSlot| -> u32 {
                 (match s {
                     LaneSlot::Gather(i) => i as usize,
                     LaneSlot::Const(i) => g + i as usize,
-                    LaneSlot::Node(i) => g + k + i as usize,
+                    LaneSlot::Node(i) => g + k + renumber[i as usize] as usize,
                 }) as u32
             };
             LaneTape {
@@ -300,6 +343,9 @@ pub(crate) fn compile(
                 nodes: lane
                     .nodes
                     .iter()
+                    .zip(&live)
+                    .filter(|(_, l)| **l)
+                    .map(|(n, _)| n)
                     .map(|(op, a, b, c)| Node {
                         op: *op,
                         a: lane_number(*a),
@@ -323,6 +369,18 @@ pub(crate) fn compile(
         output: number(out),
         lanes,
     })
+}
+
+/// The new index of every kept (live) instruction.
+fn renumbering(live: &[bool]) -> Vec<u32> {
+    let mut next = 0;
+    live.iter()
+        .map(|l| {
+            let k = next;
+            next += u32::from(*l);
+            k
+        })
+        .collect()
 }
 
 /// True when `ast` contains a `sum` or `prod` (such bodies are unrolled, not vectorized).
@@ -532,10 +590,41 @@ impl Compiler<'_, '_> {
             _ if p == 1.0 => Ok(base),
             // torch: x**0 is 1 everywhere (even at NaN), with a zero gradient.
             _ if p == 0.0 => Ok(V::C(1.0)),
-            _ if p == 2.0 => self.unary(Op::Square, base),
+            _ if p == 2.0 => match self.fused_square(base)? {
+                Some(v) => Ok(v),
+                None => self.unary(Op::Square, base),
+            },
             _ if p == 3.0 => self.unary(Op::Cube, base),
             _ => self.unary_c(Op::PowC, base, p),
         }
+    }
+
+    /// `(a - b)^2`, `(a + c)^2`, `(c - a)^2` as one instruction when `base` is such a
+    /// difference (the difference's own instruction is dropped if nothing else uses it).
+    fn fused_square(&mut self, base: V) -> Result<Option<V>, ExprError> {
+        let fused = |op: Op| match op {
+            Op::Sub => Some(Op::SqSub),
+            Op::AddC => Some(Op::SqAddC),
+            Op::RSubC => Some(Op::SqRSubC),
+            _ => None,
+        };
+        Ok(match base {
+            V::S(Slot::Node(j)) => {
+                let (op, a, b, c) = self.nodes[j as usize];
+                match fused(op) {
+                    Some(f) => Some(self.emit(f, a, b, c)?),
+                    None => None,
+                }
+            }
+            V::L(LaneSlot::Node(j)) => {
+                let (op, a, b, c) = self.lanes().nodes[j as usize];
+                match fused(op) {
+                    Some(f) => Some(self.lane_emit(f, a, b, c)?),
+                    None => None,
+                }
+            }
+            _ => None,
+        })
     }
 
     /// An index expression: must fold to whole numbers (one, or one per lane).

@@ -30,6 +30,10 @@ pub enum Op {
     DivC,
     /// c / a.
     RDivC,
+    /// (a + c)², fused so the square's operand needs no slot of its own.
+    SqAddC,
+    /// (c − a)².
+    SqRSubC,
     /// sin a.
     Sin,
     /// cos a.
@@ -109,6 +113,8 @@ pub enum Op {
     Min,
     /// max(a, b).
     Max,
+    /// (a − b)².
+    SqSub,
 }
 
 impl Op {
@@ -362,6 +368,14 @@ macro_rules! specialize {
                 let $o = Op::RDivC;
                 $body
             }
+            Op::SqAddC => {
+                let $o = Op::SqAddC;
+                $body
+            }
+            Op::SqRSubC => {
+                let $o = Op::SqRSubC;
+                $body
+            }
             Op::Sin => {
                 let $o = Op::Sin;
                 $body
@@ -516,6 +530,10 @@ macro_rules! specialize {
             }
             Op::Max => {
                 let $o = Op::Max;
+                $body
+            }
+            Op::SqSub => {
+                let $o = Op::SqSub;
                 $body
             }
         }
@@ -821,6 +839,14 @@ pub fn eval<S: Scalar>(op: Op, a: S, b: S, c: f64) -> S {
         Op::RSubC => S::cst(c) - a,
         Op::DivC => a / S::cst(c),
         Op::RDivC => S::cst(c) / a,
+        Op::SqAddC => {
+            let t = a + S::cst(c);
+            t * t
+        }
+        Op::SqRSubC => {
+            let t = S::cst(c) - a;
+            t * t
+        }
         Op::Sin => a.sin(),
         Op::Cos => a.cos(),
         Op::Tan => a.tan(),
@@ -882,6 +908,10 @@ pub fn eval<S: Scalar>(op: Op, a: S, b: S, c: f64) -> S {
         Op::Hypot => a.hypot(b),
         Op::Min => pick(a, b, false),
         Op::Max => pick(a, b, true),
+        Op::SqSub => {
+            let t = a - b;
+            t * t
+        }
     }
 }
 
@@ -919,6 +949,9 @@ pub fn partials<S: Scalar>(op: Op, a: S, b: S, out: S, c: f64) -> (S, S) {
         Op::RSubC => S::cst(-1.0),
         Op::DivC => S::cst(1.0 / c),
         Op::RDivC => -(S::cst(c) / (a * a)),
+        // The chain rule through the fused difference: 2t·(±1), exactly as unfused.
+        Op::SqAddC => (a + S::cst(c)).scale(2.0),
+        Op::SqRSubC => -(S::cst(c) - a).scale(2.0),
         Op::Sin => a.cos(),
         Op::Cos => -a.sin(),
         Op::Tan => one + out * out,
@@ -979,6 +1012,10 @@ pub fn partials<S: Scalar>(op: Op, a: S, b: S, out: S, c: f64) -> (S, S) {
             return (b * r, -(a * r));
         }
         Op::Hypot => return (a / out, b / out),
+        Op::SqSub => {
+            let t2 = (a - b).scale(2.0);
+            return (t2, -t2);
+        }
         Op::Min | Op::Max => {
             let (x, y) = (a.val(), b.val());
             let first = if op == Op::Max { x > y } else { x < y };

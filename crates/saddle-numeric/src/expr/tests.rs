@@ -482,6 +482,16 @@ fn common_subexpressions_and_constants_are_shared_on_the_tape() {
     // x*y, sin, add, add-constant: the repeated sin(x*y) and 2*3 are not recomputed.
     assert_eq!(c.tape().nodes.len(), 4);
     assert!(compile::is_topological(c.tape()));
+    // Squared differences are fused and the bare differences dropped: (1 − x)², x²,
+    // (y − x²)², ×100, +.
+    let r = compile("(1 - x)^2 + 100*(y - x^2)^2");
+    let ops: Vec<_> = r.tape().nodes.iter().map(|n| n.op).collect();
+    use tape::Op;
+    assert_eq!(
+        ops,
+        vec![Op::SqRSubC, Op::Square, Op::SqSub, Op::MulC, Op::Add]
+    );
+    assert!(compile::is_topological(r.tape()));
 }
 
 #[test]
