@@ -248,12 +248,15 @@ impl LaneTape {
 
     /// Adds the chunk's summands to `total`, left to right as the unrolled sum would.
     fn accumulate<S: Scalar>(&self, buf: &[S], w: usize, total: &mut Option<S>) {
-        for v in &buf[self.output as usize * self.width()..][..w] {
-            *total = Some(match *total {
-                Some(t) => t + *v,
-                None => *v,
-            });
+        let out = &buf[self.output as usize * self.width()..][..w];
+        let (mut t, rest) = match *total {
+            Some(t) => (t, out),
+            None => (out[0], &out[1..]),
+        };
+        for v in rest {
+            t = t + *v;
         }
+        *total = Some(t);
     }
 
     /// Evaluates all lanes from the outer slots and returns their sum.
