@@ -7,7 +7,8 @@ use super::parse::{Ast, ChainOp, Reduce};
 use super::tape::{eval, Gather, LaneTape, Node, Op, Tape};
 use super::{ConstantValue, ExprError, ExprLimits, Variable};
 
-/// The functions of the language: name, arity (None = two or more), and how to build them.
+/// The functions of the language with the number of arguments each takes, for error
+/// messages and documentation.
 pub const FUNCTIONS: &[(&str, &str)] = &[
     ("sin", "1"),
     ("cos", "1"),
