@@ -146,6 +146,20 @@ pub(crate) fn lex(src: &str) -> Result<Vec<Token>, ExprError> {
             });
             continue;
         }
+        if ch == '.'
+            && matches!(
+                out.last(),
+                Some(Token {
+                    kind: Tok::Ident(_),
+                    ..
+                })
+            )
+        {
+            return Err(ExprError::at(
+                col,
+                "unexpected `.`: names cannot contain dots (a numpy repr such as `np.float64(2.5)` must be written as the number `2.5`)",
+            ));
+        }
         return Err(ExprError::at(col, format!("unexpected character `{ch}`")));
     }
     out.push(Token {

@@ -586,6 +586,7 @@ fn reference_expressions_reproduce_torch_loss_and_gradient_norm_at_x0() {
                 // (`np.float64(3.06)*x1*x1`): not a formula of this language, and rejected
                 // with a located error. Its numbers are checked with the wrapper removed.
                 assert_eq!(e.column, Some(3), "{e}");
+                assert!(e.message.contains("numpy repr"), "{e}");
                 ExpressionProblem {
                     variables: Some(variables),
                     ..ExpressionProblem::new(src.replace("np.float64(", "("))
@@ -616,10 +617,15 @@ fn reference_expressions_reproduce_torch_loss_and_gradient_norm_at_x0() {
 
 /// Random smooth expressions over x, y, z from the grammar, as text.
 fn smooth_expression() -> impl Strategy<Value = String> {
+    smooth_expression_over(["x", "y", "z"])
+}
+
+/// Random smooth expressions over three given operands (names or indexed vectors).
+fn smooth_expression_over(vars: [&'static str; 3]) -> impl Strategy<Value = String> {
     let leaf = prop_oneof![
-        Just("x".to_string()),
-        Just("y".to_string()),
-        Just("z".to_string()),
+        Just(vars[0].to_string()),
+        Just(vars[1].to_string()),
+        Just(vars[2].to_string()),
         (-20i32..20).prop_map(|k| format!("{}", k as f64 / 8.0)),
     ];
     leaf.prop_recursive(4, 24, 2, |inner| {
@@ -691,6 +697,33 @@ proptest! {
         for i in 0..3 {
             let fd = (gp[i] - gm[i]) / (2.0 * h);
             prop_assert!(close(hv[i], fd, 1e-4), "{} at {:?}: {:?} vs fd {}", src, x, hv, fd);
+        }
+    }
+
+    #[test]
+    fn random_vectorized_sums_match_unrolled_sums_and_finite_differences(
+        body in smooth_expression_over(["x[i]", "x[i+1]", "y"]),
+        x in proptest::collection::vec(-1.5f64..1.5, 7),
+    ) {
+        let make = |src: String| {
+            ExpressionProblem {
+                variables: Some(vec!["x".into(), "y".into()]),
+                ..vector_problem(&src, &[("x", 6)])
+            }
+            .compile()
+            .unwrap()
+            .objective()
+        };
+        let mut fast = make(format!("sum(i=0..n-2, {body})"));
+        let mut slow = make(format!("sum(i=0..n-2, {body} + sum(j=0..0, 0))"));
+        let (mut g1, mut g2) = (vec![0.0; 7], vec![0.0; 7]);
+        let f1 = fast.value_and_grad(&x, &mut g1);
+        let f2 = slow.value_and_grad(&x, &mut g2);
+        prop_assert_eq!(f1.to_bits(), f2.to_bits(), "{}", body);
+        let fd = finite_difference_grad(&mut fast, &x, 1e-6);
+        for i in 0..7 {
+            prop_assert!(close(g1[i], g2[i], 1e-13), "{}: {:?} vs {:?}", body, g1, g2);
+            prop_assert!(close(g1[i], fd[i], 1e-5), "{}: {:?} vs fd {:?}", body, g1, fd);
         }
     }
 
