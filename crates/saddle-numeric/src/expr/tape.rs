@@ -737,6 +737,19 @@ impl Tape {
     }
 }
 
+/// `dst.copy_from_slice(src)`, with the few-element cases inlined: a libc `memmove` call
+/// costs as much as a 2-D Rosenbrock gradient.
+#[inline(always)]
+fn copy(dst: &mut [f64], src: &[f64]) {
+    match src.len() {
+        1 => dst[..1].copy_from_slice(&src[..1]),
+        2 => dst[..2].copy_from_slice(&src[..2]),
+        3 => dst[..3].copy_from_slice(&src[..3]),
+        4 => dst[..4].copy_from_slice(&src[..4]),
+        _ => dst.copy_from_slice(src),
+    }
+}
+
 /// Scratch buffers for evaluating one tape; allocated once, reused by every evaluation.
 #[derive(Debug, Clone)]
 pub struct Workspace {
@@ -755,16 +768,16 @@ impl Workspace {
 
     /// f(x).
     pub fn value(&mut self, tape: &Tape, x: &[f64]) -> f64 {
-        self.values.vals[..tape.n_inputs].copy_from_slice(x);
+        copy(&mut self.values.vals[..tape.n_inputs], x);
         tape.forward(&mut self.values)
     }
 
     /// f(x), writing ∇f(x) into `grad`.
     pub fn value_and_grad(&mut self, tape: &Tape, x: &[f64], grad: &mut [f64]) -> f64 {
-        self.values.vals[..tape.n_inputs].copy_from_slice(x);
+        copy(&mut self.values.vals[..tape.n_inputs], x);
         let f = tape.forward_partials(&mut self.values);
         tape.reverse(&mut self.values);
-        grad.copy_from_slice(&self.values.adj[..tape.n_inputs]);
+        copy(grad, &self.values.adj[..tape.n_inputs]);
         f
     }
 

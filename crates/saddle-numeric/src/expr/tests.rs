@@ -180,7 +180,7 @@ fn n_and_len_and_the_comma_form_of_sum_give_the_same_tape_value() {
 
 #[test]
 fn vectorized_sums_match_unrolled_ones_values_bit_for_bit_gradients_to_rounding() {
-    // A nested `sum` in the body forces unrolling; the plain body is vectorized.
+    // A nested `prod` (times exactly 1) forces unrolling; the plain body is vectorized.
     let bodies = [
         "100*(x[i+1] - x[i]^2)^2 + (1 - x[i])^2",
         "(i+1)*x[i]^2*sin(x[i]*y) + abs(x[i])^(i+2) + x[n-1-i]/(1 + exp(-x[i]))",
@@ -201,7 +201,7 @@ fn vectorized_sums_match_unrolled_ones_values_bit_for_bit_gradients_to_rounding(
                 .unwrap()
             };
             let fast = make(format!("sum(i=0..n-2, {body})"));
-            let slow = make(format!("sum(i=0..n-2, {body} + sum(j=0..0, 0))"));
+            let slow = make(format!("sum(i=0..n-2, ({body})*prod(j=0..0, 1))"));
             assert_eq!(fast.tape().lanes.len(), 1, "{body}");
             assert!(slow.tape().lanes.is_empty());
             let (mut a, mut b) = (fast.objective(), slow.objective());
@@ -715,7 +715,7 @@ proptest! {
             .objective()
         };
         let mut fast = make(format!("sum(i=0..n-2, {body})"));
-        let mut slow = make(format!("sum(i=0..n-2, {body} + sum(j=0..0, 0))"));
+        let mut slow = make(format!("sum(i=0..n-2, ({body})*prod(j=0..0, 1))"));
         let (mut g1, mut g2) = (vec![0.0; 7], vec![0.0; 7]);
         let f1 = fast.value_and_grad(&x, &mut g1);
         let f2 = slow.value_and_grad(&x, &mut g2);
