@@ -11,6 +11,8 @@ pub mod clip;
 pub mod data;
 pub mod error;
 pub mod executor;
+pub mod expr;
+pub mod functions;
 pub mod model;
 pub mod optim;
 pub mod problem;

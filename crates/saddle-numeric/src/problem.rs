@@ -17,6 +17,28 @@ pub trait Objective: Send {
         self.value_and_grad(x, &mut grad)
     }
 
+    /// Writes the Hessian-vector product ∇²f(x)·v into `out` (length n). Returns `false`
+    /// (leaving `out` unspecified) when the objective has no second derivatives.
+    fn hessian_vector_product(&mut self, _x: &[f64], _v: &[f64], _out: &mut [f64]) -> bool {
+        false
+    }
+
+    /// Writes the full Hessian ∇²f(x) into `out` (n×n, row-major), for small n. The default
+    /// makes n Hessian-vector products with the unit vectors (allocating one vector, so keep
+    /// it out of hot loops); returns `false` when second derivatives are unsupported.
+    fn hessian(&mut self, x: &[f64], out: &mut [f64]) -> bool {
+        let n = self.dim();
+        let mut unit = vec![0.0; n];
+        for i in 0..n {
+            unit[i] = 1.0;
+            if !self.hessian_vector_product(x, &unit, &mut out[i * n..(i + 1) * n]) {
+                return false;
+            }
+            unit[i] = 0.0;
+        }
+        true
+    }
+
     /// Moves to the next mini-batch. Called once after every optimizer step; deterministic
     /// objectives ignore it.
     fn advance(&mut self) {}
@@ -94,11 +116,14 @@ pub fn finite_difference_grad(objective: &mut dyn Objective, x: &[f64], h: f64) 
         .collect()
 }
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::builtin::BuiltinProblem;
 use crate::data::Dataset;
 use crate::error::InvalidConfig;
+use crate::expr::{ExprLimits, ExpressionProblem, Variable};
 use crate::model::{InitSpec, Metrics, ModelProblem};
 
 /// What to minimize, tagged by `kind`.
@@ -109,20 +134,37 @@ use crate::model::{InitSpec, Metrics, ModelProblem};
 pub enum ProblemConfig {
     /// A function from the builtin library, by name.
     Builtin(BuiltinProblem),
+    /// A formula in saddle's expression language, differentiated automatically.
+    Expression(ExpressionProblem),
     /// A model (linear, logistic, softmax, MLP) fitted to a dataset.
     Model(ModelProblem),
 }
 
-/// The starting point of a run.
+/// The starting point of a run: the flat vector x₀, or the value of each variable by name
+/// (numbers for scalar variables, arrays for vector variables).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "openapi", schema(example = json!([-1.5, 2.0])))]
 #[serde(untagged)]
 pub enum Initial {
-    /// The parameter vector x₀ itself.
+    /// The parameter vector x₀ itself, in variable order.
     Vector(Vec<f64>),
     /// A seeded initialization scheme (model problems only).
     Init(InitSpec),
+    /// Each variable's starting value by name, e.g. `{"x": -1.5, "y": 2}` or
+    /// `{"x": [0.1, 0.2, 0.3]}`.
+    Named(BTreeMap<String, InitialValue>),
+}
+
+/// The starting value of one named variable.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(untagged)]
+pub enum InitialValue {
+    /// A scalar variable's value.
+    Scalar(f64),
+    /// A vector variable's components.
+    Vector(Vec<f64>),
 }
 
 impl ProblemConfig {
@@ -135,10 +177,7 @@ impl ProblemConfig {
         &self,
         initial: &Initial,
     ) -> Result<(Box<dyn Objective>, Vec<f64>), InvalidConfig> {
-        self.build_with(initial, &|id| {
-            let _ = id;
-            None
-        })
+        self.build_full(initial, &|_| None, &ExprLimits::default())
     }
 
     /// The stored dataset this problem needs, for the caller to load before
@@ -157,31 +196,51 @@ impl ProblemConfig {
         initial: &Initial,
         resolve: &dyn Fn(&str) -> Option<Dataset>,
     ) -> Result<(Box<dyn Objective>, Vec<f64>), InvalidConfig> {
-        if let Initial::Vector(x0) = initial {
-            if x0.is_empty() {
-                return Err(InvalidConfig::new(
-                    "initial",
-                    "must hold at least one number",
-                ));
-            }
-            if let Some(i) = x0.iter().position(|v| !v.is_finite()) {
-                return Err(InvalidConfig::new(
-                    format!("initial[{i}]"),
-                    "must be a finite number",
-                ));
-            }
-        }
+        self.build_full(initial, resolve, &ExprLimits::default())
+    }
+
+    /// As [`ProblemConfig::build`], with the service's limits on expression size.
+    pub fn build_with_limits(
+        &self,
+        initial: &Initial,
+        limits: &ExprLimits,
+    ) -> Result<(Box<dyn Objective>, Vec<f64>), InvalidConfig> {
+        self.build_full(initial, &|_| None, limits)
+    }
+
+    /// Builds the objective with every external input given.
+    pub fn build_full(
+        &self,
+        initial: &Initial,
+        resolve: &dyn Fn(&str) -> Option<Dataset>,
+        limits: &ExprLimits,
+    ) -> Result<(Box<dyn Objective>, Vec<f64>), InvalidConfig> {
         match self {
             ProblemConfig::Builtin(b) => {
-                let Initial::Vector(x0) = initial else {
-                    return Err(InvalidConfig::new(
-                        "initial",
-                        "initialization schemes apply to model problems; give x0 as a list of numbers",
-                    ));
-                };
-                Ok((b.build(x0.len())?, x0.clone()))
+                let variables = b.variables_for(initial)?;
+                let x0 = flatten_initial(initial, &variables)?;
+                Ok((b.build(x0.len())?, x0))
+            }
+            ProblemConfig::Expression(e) => {
+                let compiled = e.compile_with_limits(limits)?;
+                let x0 = flatten_initial(initial, compiled.variables())?;
+                Ok((Box::new(compiled.objective()), x0))
             }
             ProblemConfig::Model(m) => {
+                if let Initial::Vector(x0) = initial {
+                    if x0.is_empty() {
+                        return Err(InvalidConfig::new(
+                            "initial",
+                            "must hold at least one number",
+                        ));
+                    }
+                    if let Some(i) = x0.iter().position(|v| !v.is_finite()) {
+                        return Err(InvalidConfig::new(
+                            format!("initial[{i}]"),
+                            "must be a finite number",
+                        ));
+                    }
+                }
                 m.validate()?;
                 let data = match (m.inline_dataset()?, &m.dataset_id) {
                     (Some(data), _) => data,
@@ -191,11 +250,129 @@ impl ProblemConfig {
                             format!("no dataset `{id}` is available to this run"),
                         )
                     })?,
-                    (None, None) => unreachable!("validate requires data or dataset_id"),
+                    (None, None) => {
+                        return Err(InvalidConfig::new(
+                            "problem.data",
+                            "give the data inline (`data`) or a stored dataset (`dataset_id`)",
+                        ))
+                    }
                 };
                 let (objective, x0) = m.build(&data, initial)?;
                 Ok((Box::new(objective), x0))
             }
         }
     }
+}
+
+/// Turns `initial` into the flat x₀ of the given variable layout, naming the offending field
+/// (`initial[3]`, `initial.y`, `initial.x[2]`) on failure.
+pub fn flatten_initial(
+    initial: &Initial,
+    variables: &[Variable],
+) -> Result<Vec<f64>, InvalidConfig> {
+    let n: usize = variables.iter().map(|v| v.size.unwrap_or(1)).sum();
+    let describe = || {
+        variables
+            .iter()
+            .map(|v| match v.size {
+                Some(len) => format!("{}[{len}]", v.name),
+                None => v.name.clone(),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let x0 = match initial {
+        Initial::Vector(x0) => {
+            if x0.is_empty() {
+                return Err(InvalidConfig::new(
+                    "initial",
+                    "must hold at least one number",
+                ));
+            }
+            if x0.len() != n {
+                return Err(InvalidConfig::new(
+                    "initial",
+                    format!(
+                        "expected {n} numbers (variables in order: {}), got {}",
+                        describe(),
+                        x0.len()
+                    ),
+                ));
+            }
+            if let Some(i) = x0.iter().position(|v| !v.is_finite()) {
+                return Err(InvalidConfig::new(
+                    format!("initial[{i}]"),
+                    "must be a finite number",
+                ));
+            }
+            x0.clone()
+        }
+        Initial::Named(named) => {
+            if let Some(extra) = named
+                .keys()
+                .find(|k| !variables.iter().any(|v| &v.name == *k))
+            {
+                return Err(InvalidConfig::new(
+                    format!("initial.{extra}"),
+                    format!(
+                        "`{extra}` is not a variable; the variables are: {}",
+                        describe()
+                    ),
+                ));
+            }
+            let mut x0 = Vec::with_capacity(n);
+            for var in variables {
+                let field = format!("initial.{}", var.name);
+                match (named.get(&var.name), var.size) {
+                    (None, _) => {
+                        return Err(InvalidConfig::new(
+                            field,
+                            format!("missing: give the starting value of `{}`", var.name),
+                        ))
+                    }
+                    (Some(InitialValue::Scalar(v)), None) => {
+                        if !v.is_finite() {
+                            return Err(InvalidConfig::new(field, "must be a finite number"));
+                        }
+                        x0.push(*v);
+                    }
+                    (Some(InitialValue::Vector(vs)), Some(len)) => {
+                        if vs.len() != len {
+                            return Err(InvalidConfig::new(
+                                field,
+                                format!("must hold {len} numbers, got {}", vs.len()),
+                            ));
+                        }
+                        if let Some(i) = vs.iter().position(|v| !v.is_finite()) {
+                            return Err(InvalidConfig::new(
+                                format!("{field}[{i}]"),
+                                "must be a finite number",
+                            ));
+                        }
+                        x0.extend_from_slice(vs);
+                    }
+                    (Some(InitialValue::Vector(_)), None) => {
+                        return Err(InvalidConfig::new(
+                            field,
+                            format!("`{}` is a scalar: give one number", var.name),
+                        ))
+                    }
+                    (Some(InitialValue::Scalar(_)), Some(len)) => {
+                        return Err(InvalidConfig::new(
+                            field,
+                            format!("`{}` is a vector: give an array of {len} numbers", var.name),
+                        ))
+                    }
+                }
+            }
+            x0
+        }
+        Initial::Init(_) => {
+            return Err(InvalidConfig::new(
+                "initial",
+                "initialization schemes apply to model problems; give x0 as numbers",
+            ))
+        }
+    };
+    Ok(x0)
 }

@@ -475,6 +475,12 @@ impl ModelProblem {
                 x0.clone()
             }
             Initial::Init(spec) => initialize(&net, spec),
+            Initial::Named(_) => {
+                return Err(InvalidConfig::new(
+                    "initial",
+                    "a model's parameters have no names: give the flat vector or {\"init\": …, \"seed\": …}",
+                ))
+            }
         };
         // Deterministic split: a seeded permutation, the last ⌊n·split⌋ rows held out.
         let n = data.rows();

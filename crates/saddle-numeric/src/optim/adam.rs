@@ -186,6 +186,9 @@ pub struct AdamwConfig {
     pub amsgrad: bool,
     /// Maximize the objective instead of minimizing it (default false).
     pub maximize: bool,
+    /// Always true: accepted because torch's AdamW param groups carry it
+    /// (`decoupled_weight_decay=True`), so torch configurations carry over as they are.
+    pub decoupled_weight_decay: bool,
 }
 
 impl Default for AdamwConfig {
@@ -197,6 +200,7 @@ impl Default for AdamwConfig {
             weight_decay: 1e-2,
             amsgrad: false,
             maximize: false,
+            decoupled_weight_decay: true,
         }
     }
 }
@@ -215,8 +219,14 @@ impl AdamwConfig {
         }
     }
 
-    /// torch's checks, as for Adam.
+    /// torch's checks, as for Adam; AdamW's weight decay is always decoupled.
     pub fn validate(&self) -> Result<(), InvalidConfig> {
+        if !self.decoupled_weight_decay {
+            return Err(InvalidConfig::new(
+                "optimizer.decoupled_weight_decay",
+                "AdamW always decouples weight decay; for coupled L2 use `adam` with weight_decay",
+            ));
+        }
         self.to_adam().validate()
     }
 }

@@ -96,6 +96,13 @@ pub fn catalogue() -> Vec<CatalogueEntry> {
                 weight_decay(1e-2, "Decoupled decay: x <- x(1 - lr wd) before the update."),
                 opt("amsgrad", "boolean", json!(false), "", "Use the maximum of past second moments."),
                 maximize(),
+                opt(
+                    "decoupled_weight_decay",
+                    "boolean",
+                    json!(true),
+                    "true",
+                    "Always true for AdamW; accepted so torch param groups carry over.",
+                ),
             ],
         },
         CatalogueEntry {

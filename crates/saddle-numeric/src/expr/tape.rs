@@ -1,0 +1,1052 @@
+//! The compiled form of an expression: a flat, topologically ordered instruction array
+//! (a Wengert list) over numbered slots, evaluated forward for the value and backward for
+//! the gradient (reverse-mode AD, Griewank & Walther 2008, ch. 3) without allocating.
+//!
+//! Slots `0..n` hold the inputs, the next ones the constants (written once at build time),
+//! then one slot per instruction. Local derivatives follow PyTorch's `derivatives.yaml`,
+//! including its choices at non-differentiable points (see EXPRESSIONS.md).
+
+use super::scalar::{Dual, Scalar};
+
+/// One instruction of the tape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum Op {
+    /// −a.
+    Neg,
+    /// a·a (torch's `pow(a, 2)` kernel).
+    Square,
+    /// a·a·a (torch's `pow(a, 3)` kernel).
+    Cube,
+    /// a^c for a constant real c.
+    PowC,
+    /// a + c.
+    AddC,
+    /// a · c.
+    MulC,
+    /// c − a.
+    RSubC,
+    /// a / c.
+    DivC,
+    /// c / a.
+    RDivC,
+    /// (a + c)², fused so the square's operand needs no slot of its own.
+    SqAddC,
+    /// (c − a)².
+    SqRSubC,
+    /// sin a.
+    Sin,
+    /// cos a.
+    Cos,
+    /// tan a.
+    Tan,
+    /// asin a.
+    Asin,
+    /// acos a.
+    Acos,
+    /// atan a.
+    Atan,
+    /// sinh a.
+    Sinh,
+    /// cosh a.
+    Cosh,
+    /// tanh a.
+    Tanh,
+    /// asinh a.
+    Asinh,
+    /// acosh a.
+    Acosh,
+    /// atanh a.
+    Atanh,
+    /// eᵃ.
+    Exp,
+    /// eᵃ − 1.
+    Expm1,
+    /// ln a.
+    Ln,
+    /// ln(1 + a).
+    Log1p,
+    /// log₁₀ a.
+    Log10,
+    /// log₂ a.
+    Log2,
+    /// √a.
+    Sqrt,
+    /// ∛a.
+    Cbrt,
+    /// |a|.
+    Abs,
+    /// sign a (0 at 0).
+    Sign,
+    /// 1 / (1 + e⁻ᵃ).
+    Sigmoid,
+    /// ln(1 + eᵃ), torch's softplus (β = 1, threshold 20).
+    Softplus,
+    /// max(a, 0).
+    Relu,
+    /// ⌊a⌋.
+    Floor,
+    /// ⌈a⌉.
+    Ceil,
+    /// Round half to even (as torch.round).
+    Round,
+    /// Integer part.
+    Trunc,
+    /// The sum over the lanes of lane tape number `a`: a `sum` evaluated for all its index
+    /// values at once.
+    SumLanes,
+    /// a + b.
+    Add,
+    /// a − b.
+    Sub,
+    /// a · b.
+    Mul,
+    /// a / b.
+    Div,
+    /// aᵇ.
+    Pow,
+    /// atan2(a, b).
+    Atan2,
+    /// √(a² + b²).
+    Hypot,
+    /// min(a, b).
+    Min,
+    /// max(a, b).
+    Max,
+    /// (a − b)².
+    SqSub,
+}
+
+impl Op {
+    /// True for operations reading both `a` and `b`.
+    #[inline(always)]
+    pub fn is_binary(self) -> bool {
+        self as u8 >= Op::Add as u8
+    }
+}
+
+/// One instruction: `slot[out] = op(slot[a], slot[b], c)`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Node {
+    /// The operation.
+    pub op: Op,
+    /// First operand slot.
+    pub a: u32,
+    /// Second operand slot (the sink slot, after all others, for one-operand operations).
+    pub b: u32,
+    /// The constant of `PowC`, `AddC`, `MulC`, `RSubC`, `DivC`, `RDivC`.
+    pub c: f64,
+}
+
+/// A compiled expression: inputs, constants and instructions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tape {
+    /// Number of scalar inputs n.
+    pub n_inputs: usize,
+    /// Constant slots, following the inputs.
+    pub consts: Vec<f64>,
+    /// Instructions in evaluation order.
+    pub nodes: Vec<Node>,
+    /// The slot holding the result.
+    pub output: u32,
+    /// The vectorized `sum` bodies referenced by `SumLanes` instructions.
+    pub lanes: Vec<LaneTape>,
+}
+
+/// The body of a `sum(i=lo..hi, body)` compiled once and evaluated for all m index values
+/// at once ("lanes"), so the interpretation cost is paid per instruction, not per term.
+///
+/// Lane slots are `gathers`, then `consts`, then one per instruction; each holds m values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LaneTape {
+    /// The number of index values m.
+    pub lanes: usize,
+    /// Gathered slots, read from the outer slots (x[i+1], or a broadcast outer value).
+    pub gathers: Vec<Gather>,
+    /// Index-dependent constants, one value per lane.
+    pub consts: Vec<Vec<f64>>,
+    /// Element-wise instructions over lane slots.
+    pub nodes: Vec<Node>,
+    /// The lane slot holding the summand.
+    pub output: u32,
+}
+
+/// Where a gathered lane slot reads its values.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Gather {
+    /// Lane l reads outer slot `start + l` (e.g. `x[i+1]`).
+    Range(u32),
+    /// Lane l reads outer slot `indices[l]`.
+    Indices(Vec<u32>),
+}
+
+impl Gather {
+    /// From the outer slot of every lane.
+    pub fn new(indices: Vec<u32>) -> Self {
+        let contiguous = indices.windows(2).all(|w| w[1] == w[0] + 1);
+        match indices.first() {
+            Some(start) if contiguous => Gather::Range(*start),
+            _ => Gather::Indices(indices),
+        }
+    }
+}
+
+/// Lanes are processed in chunks of this many, so a chunk's slots stay in the L1 cache.
+const CHUNK: usize = 128;
+
+impl LaneTape {
+    /// Lane slots including the trailing sink (the `b` of one-operand instructions).
+    fn slots(&self) -> usize {
+        self.gathers.len() + self.consts.len() + self.nodes.len() + 1
+    }
+
+    fn base(&self) -> usize {
+        self.gathers.len() + self.consts.len()
+    }
+
+    /// The width of the chunk buffers.
+    fn width(&self) -> usize {
+        self.lanes.min(CHUNK)
+    }
+
+    /// Loads lanes `start..start + w` of the gathered values and constants into `buf`.
+    fn load<S: Scalar>(&self, outer: &[S], buf: &mut [S], start: usize, w: usize) {
+        let c = self.width();
+        for (k, gather) in self.gathers.iter().enumerate() {
+            let dst = &mut buf[k * c..k * c + w];
+            match gather {
+                Gather::Range(s) => dst.copy_from_slice(&outer[*s as usize + start..][..w]),
+                Gather::Indices(idx) => {
+                    for (slot, i) in dst.iter_mut().zip(&idx[start..]) {
+                        *slot = outer[*i as usize];
+                    }
+                }
+            }
+        }
+        let g = self.gathers.len();
+        for (k, values) in self.consts.iter().enumerate() {
+            for (slot, v) in buf[(g + k) * c..(g + k) * c + w]
+                .iter_mut()
+                .zip(&values[start..])
+            {
+                *slot = S::cst(*v);
+            }
+        }
+    }
+
+    /// Runs the instructions over the first `w` lanes of the chunk in `buf`.
+    fn run<S: Scalar>(&self, buf: &mut [S], w: usize) {
+        let c = self.width();
+        let base = self.base();
+        for (j, node) in self.nodes.iter().enumerate() {
+            let (lower, upper) = buf.split_at_mut((base + j) * c);
+            let a = &lower[node.a as usize * c..][..w];
+            let b = lower.get(node.b as usize * c..).map_or(a, |b| &b[..w]);
+            lanes_forward(node.op, a, b, node.c, &mut upper[..w]);
+        }
+    }
+
+    /// Adds the chunk's summands to `total`, left to right as the unrolled sum would.
+    fn accumulate<S: Scalar>(&self, buf: &[S], w: usize, total: &mut Option<S>) {
+        let out = &buf[self.output as usize * self.width()..][..w];
+        let (mut t, rest) = match *total {
+            Some(t) => (t, out),
+            None => (out[0], &out[1..]),
+        };
+        for v in rest {
+            t = t + *v;
+        }
+        *total = Some(t);
+    }
+
+    /// Evaluates all lanes from the outer slots and returns their sum.
+    fn forward<S: Scalar>(&self, outer: &[S], buf: &mut [S]) -> S {
+        let mut total = None;
+        for start in (0..self.lanes).step_by(CHUNK) {
+            let w = (self.lanes - start).min(CHUNK);
+            self.load(outer, buf, start, w);
+            self.run(buf, w);
+            self.accumulate(buf, w, &mut total);
+        }
+        total.expect("a vectorized sum has at least one lane")
+    }
+
+    /// As [`LaneTape::forward`], also leaving in `local` (gathers × lanes) the derivative
+    /// of the sum with respect to every gathered value. The sum is linear in its adjoint, so
+    /// each chunk is differentiated right after it is evaluated, while it is in cache, and
+    /// [`LaneTape::reverse`] only scales `local` by the adjoint of the sum.
+    fn forward_local<S: Scalar>(
+        &self,
+        outer: &[S],
+        buf: &mut [S],
+        adj: &mut [S],
+        local: &mut [S],
+    ) -> S {
+        let c = self.width();
+        let m = self.lanes;
+        let base = self.base();
+        let mut total = None;
+        for start in (0..m).step_by(CHUNK) {
+            let w = (m - start).min(CHUNK);
+            self.load(outer, buf, start, w);
+            self.run(buf, w);
+            self.accumulate(buf, w, &mut total);
+            adj.fill(S::cst(0.0));
+            adj[self.output as usize * c..][..w].fill(S::cst(1.0));
+            for (j, node) in self.nodes.iter().enumerate().rev() {
+                let slot = (base + j) * c;
+                let (lower, upper) = adj.split_at_mut(slot);
+                let a = &buf[node.a as usize * c..][..w];
+                let b = &buf[node.b as usize * c..][..w];
+                let operands = [a, b, &buf[slot..][..w], &upper[..w]];
+                let slots = (node.a as usize, node.b as usize);
+                lanes_reverse(node.op, operands, node.c, lower, slots, c);
+            }
+            for k in 0..self.gathers.len() {
+                local[k * m + start..][..w].copy_from_slice(&adj[k * c..][..w]);
+            }
+        }
+        total.expect("a vectorized sum has at least one lane")
+    }
+
+    /// Adds `g` × ∂sum/∂(gathered value) into the outer adjoints.
+    fn reverse<S: Scalar>(&self, outer_adj: &mut [S], g: S, local: &[S]) {
+        let m = self.lanes;
+        for (k, gather) in self.gathers.iter().enumerate() {
+            let local = &local[k * m..(k + 1) * m];
+            match gather {
+                Gather::Range(s) => {
+                    for (a, d) in outer_adj[*s as usize..][..m].iter_mut().zip(local) {
+                        *a = *a + g * *d;
+                    }
+                }
+                Gather::Indices(idx) => {
+                    for (d, i) in local.iter().zip(idx) {
+                        outer_adj[*i as usize] = outer_adj[*i as usize] + g * *d;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Runs `$body` with `$o` bound to the constant `op`, so each arm is compiled for one
+/// operation and its lane loop carries no dispatch.
+macro_rules! specialize {
+    ($op:expr, $o:ident => $body:block) => {
+        match $op {
+            Op::Neg => {
+                let $o = Op::Neg;
+                $body
+            }
+            Op::Square => {
+                let $o = Op::Square;
+                $body
+            }
+            Op::Cube => {
+                let $o = Op::Cube;
+                $body
+            }
+            Op::PowC => {
+                let $o = Op::PowC;
+                $body
+            }
+            Op::AddC => {
+                let $o = Op::AddC;
+                $body
+            }
+            Op::MulC => {
+                let $o = Op::MulC;
+                $body
+            }
+            Op::RSubC => {
+                let $o = Op::RSubC;
+                $body
+            }
+            Op::DivC => {
+                let $o = Op::DivC;
+                $body
+            }
+            Op::RDivC => {
+                let $o = Op::RDivC;
+                $body
+            }
+            Op::SqAddC => {
+                let $o = Op::SqAddC;
+                $body
+            }
+            Op::SqRSubC => {
+                let $o = Op::SqRSubC;
+                $body
+            }
+            Op::Sin => {
+                let $o = Op::Sin;
+                $body
+            }
+            Op::Cos => {
+                let $o = Op::Cos;
+                $body
+            }
+            Op::Tan => {
+                let $o = Op::Tan;
+                $body
+            }
+            Op::Asin => {
+                let $o = Op::Asin;
+                $body
+            }
+            Op::Acos => {
+                let $o = Op::Acos;
+                $body
+            }
+            Op::Atan => {
+                let $o = Op::Atan;
+                $body
+            }
+            Op::Sinh => {
+                let $o = Op::Sinh;
+                $body
+            }
+            Op::Cosh => {
+                let $o = Op::Cosh;
+                $body
+            }
+            Op::Tanh => {
+                let $o = Op::Tanh;
+                $body
+            }
+            Op::Asinh => {
+                let $o = Op::Asinh;
+                $body
+            }
+            Op::Acosh => {
+                let $o = Op::Acosh;
+                $body
+            }
+            Op::Atanh => {
+                let $o = Op::Atanh;
+                $body
+            }
+            Op::Exp => {
+                let $o = Op::Exp;
+                $body
+            }
+            Op::Expm1 => {
+                let $o = Op::Expm1;
+                $body
+            }
+            Op::Ln => {
+                let $o = Op::Ln;
+                $body
+            }
+            Op::Log1p => {
+                let $o = Op::Log1p;
+                $body
+            }
+            Op::Log10 => {
+                let $o = Op::Log10;
+                $body
+            }
+            Op::Log2 => {
+                let $o = Op::Log2;
+                $body
+            }
+            Op::Sqrt => {
+                let $o = Op::Sqrt;
+                $body
+            }
+            Op::Cbrt => {
+                let $o = Op::Cbrt;
+                $body
+            }
+            Op::Abs => {
+                let $o = Op::Abs;
+                $body
+            }
+            Op::Sign => {
+                let $o = Op::Sign;
+                $body
+            }
+            Op::Sigmoid => {
+                let $o = Op::Sigmoid;
+                $body
+            }
+            Op::Softplus => {
+                let $o = Op::Softplus;
+                $body
+            }
+            Op::Relu => {
+                let $o = Op::Relu;
+                $body
+            }
+            Op::Floor => {
+                let $o = Op::Floor;
+                $body
+            }
+            Op::Ceil => {
+                let $o = Op::Ceil;
+                $body
+            }
+            Op::Round => {
+                let $o = Op::Round;
+                $body
+            }
+            Op::Trunc => {
+                let $o = Op::Trunc;
+                $body
+            }
+            Op::SumLanes => {
+                let $o = Op::SumLanes;
+                $body
+            }
+            Op::Add => {
+                let $o = Op::Add;
+                $body
+            }
+            Op::Sub => {
+                let $o = Op::Sub;
+                $body
+            }
+            Op::Mul => {
+                let $o = Op::Mul;
+                $body
+            }
+            Op::Div => {
+                let $o = Op::Div;
+                $body
+            }
+            Op::Pow => {
+                let $o = Op::Pow;
+                $body
+            }
+            Op::Atan2 => {
+                let $o = Op::Atan2;
+                $body
+            }
+            Op::Hypot => {
+                let $o = Op::Hypot;
+                $body
+            }
+            Op::Min => {
+                let $o = Op::Min;
+                $body
+            }
+            Op::Max => {
+                let $o = Op::Max;
+                $body
+            }
+            Op::SqSub => {
+                let $o = Op::SqSub;
+                $body
+            }
+        }
+    };
+}
+
+/// out[l] = op(a[l], b[l]) for every lane.
+fn lanes_forward<S: Scalar>(op: Op, a: &[S], b: &[S], c: f64, out: &mut [S]) {
+    specialize!(op, o => {
+        for ((r, x), y) in out.iter_mut().zip(a).zip(b) {
+            *r = eval(o, *x, *y, c);
+        }
+    })
+}
+
+/// Adds g[l]·∂out/∂a and g[l]·∂out/∂b to the adjoint lanes of slots `sa` and `sb` in
+/// `lower` (slots `stride` apart; `g.len()` lanes in use).
+fn lanes_reverse<S: Scalar>(
+    op: Op,
+    [a, b, out, g]: [&[S]; 4],
+    c: f64,
+    lower: &mut [S],
+    (sa, sb): (usize, usize),
+    stride: usize,
+) {
+    let w = g.len();
+    let (a, b, out) = (&a[..w], &b[..w], &out[..w]);
+    specialize!(op, o => {
+        if !o.is_binary() {
+            let da = &mut lower[sa * stride..][..w];
+            for l in 0..w {
+                let (pa, _) = partials(o, a[l], b[l], out[l], c);
+                da[l] = da[l] + g[l] * pa;
+            }
+        } else if sa == sb {
+            let da = &mut lower[sa * stride..][..w];
+            for l in 0..w {
+                let (pa, pb) = partials(o, a[l], b[l], out[l], c);
+                da[l] = da[l] + g[l] * pa + g[l] * pb;
+            }
+        } else {
+            let (da, db) = if sa < sb {
+                let (p, q) = lower.split_at_mut(sb * stride);
+                (&mut p[sa * stride..][..w], &mut q[..w])
+            } else {
+                let (p, q) = lower.split_at_mut(sa * stride);
+                (&mut q[..w], &mut p[sb * stride..][..w])
+            };
+            for l in 0..w {
+                let (pa, pb) = partials(o, a[l], b[l], out[l], c);
+                da[l] = da[l] + g[l] * pa;
+                db[l] = db[l] + g[l] * pb;
+            }
+        }
+    })
+}
+
+/// The slot buffers one evaluation mode (values or duals) needs.
+#[derive(Debug, Clone)]
+struct Buffers<S> {
+    vals: Vec<S>,
+    adj: Vec<S>,
+    pa: Vec<S>,
+    pb: Vec<S>,
+    lane_vals: Vec<Vec<S>>,
+    lane_adj: Vec<Vec<S>>,
+    lane_local: Vec<Vec<S>>,
+}
+
+impl<S: Scalar> Buffers<S> {
+    fn new(tape: &Tape) -> Self {
+        let zero = S::cst(0.0);
+        let mut vals = vec![zero; tape.slots() + 1];
+        for (k, c) in tape.consts.iter().enumerate() {
+            vals[tape.n_inputs + k] = S::cst(*c);
+        }
+        let per_lane = |f: &dyn Fn(&LaneTape) -> usize| -> Vec<Vec<S>> {
+            tape.lanes.iter().map(|lt| vec![zero; f(lt)]).collect()
+        };
+        Self {
+            adj: vec![zero; tape.slots() + 1],
+            vals,
+            pa: vec![zero; tape.nodes.len()],
+            pb: vec![zero; tape.nodes.len()],
+            lane_vals: per_lane(&|lt| lt.slots() * lt.width()),
+            lane_adj: per_lane(&|lt| lt.slots() * lt.width()),
+            lane_local: per_lane(&|lt| lt.gathers.len() * lt.lanes),
+        }
+    }
+}
+
+impl Tape {
+    /// Number of slots: inputs + constants + instructions (the buffers add one sink slot,
+    /// the `b` operand of every one-operand instruction).
+    pub fn slots(&self) -> usize {
+        self.n_inputs + self.consts.len() + self.nodes.len()
+    }
+
+    /// The number of values one scratch buffer holds (outer slots and all lanes).
+    pub fn size(&self) -> usize {
+        self.slots()
+            + self
+                .lanes
+                .iter()
+                .map(|lt| lt.slots() * lt.width() + lt.gathers.len() * lt.lanes)
+                .sum::<usize>()
+    }
+
+    /// The first instruction's slot.
+    #[inline(always)]
+    fn base(&self) -> usize {
+        self.n_inputs + self.consts.len()
+    }
+
+    /// Forward sweep for the value only; inputs must already be in place.
+    #[inline]
+    fn forward<S: Scalar>(&self, buf: &mut Buffers<S>) -> S {
+        let base = self.base();
+        let Buffers {
+            vals, lane_vals, ..
+        } = buf;
+        for (k, node) in self.nodes.iter().enumerate() {
+            let v = if node.op == Op::SumLanes {
+                let lane = node.a as usize;
+                self.lanes[lane].forward(&vals[..base + k], &mut lane_vals[lane])
+            } else {
+                eval(
+                    node.op,
+                    vals[node.a as usize],
+                    vals[node.b as usize],
+                    node.c,
+                )
+            };
+            vals[base + k] = v;
+        }
+        vals[self.output as usize]
+    }
+
+    /// Forward sweep that also records every instruction's local partial derivatives, so
+    /// the reverse sweep is a dispatch-free multiply-add loop.
+    #[inline]
+    fn forward_partials<S: Scalar>(&self, buf: &mut Buffers<S>) -> S {
+        let base = self.base();
+        let Buffers {
+            vals,
+            pa,
+            pb,
+            lane_vals,
+            lane_adj,
+            lane_local,
+            ..
+        } = buf;
+        for (k, node) in self.nodes.iter().enumerate() {
+            if node.op == Op::SumLanes {
+                let lane = node.a as usize;
+                vals[base + k] = self.lanes[lane].forward_local(
+                    &vals[..base + k],
+                    &mut lane_vals[lane],
+                    &mut lane_adj[lane],
+                    &mut lane_local[lane],
+                );
+                continue;
+            }
+            let (a, b) = (vals[node.a as usize], vals[node.b as usize]);
+            let out = eval(node.op, a, b, node.c);
+            let (da, db) = partials(node.op, a, b, out, node.c);
+            vals[base + k] = out;
+            pa[k] = da;
+            pb[k] = db;
+        }
+        vals[self.output as usize]
+    }
+
+    /// Reverse sweep after [`Tape::forward_partials`]: leaves ∂f/∂slot in `adj` (so the
+    /// gradient in `adj[..n]`), seeding the output with 1.
+    #[inline]
+    fn reverse<S: Scalar>(&self, buf: &mut Buffers<S>) {
+        let base = self.base();
+        let Buffers {
+            adj,
+            pa,
+            pb,
+            lane_local,
+            ..
+        } = buf;
+        adj.fill(S::cst(0.0));
+        adj[self.output as usize] = S::cst(1.0);
+        for (k, node) in self.nodes.iter().enumerate().rev() {
+            let g = adj[base + k];
+            if node.op == Op::SumLanes {
+                let lane = node.a as usize;
+                self.lanes[lane].reverse(adj, g, &lane_local[lane]);
+                continue;
+            }
+            adj[node.a as usize] = adj[node.a as usize] + g * pa[k];
+            adj[node.b as usize] = adj[node.b as usize] + g * pb[k];
+        }
+    }
+}
+
+/// `dst.copy_from_slice(src)`, with the few-element cases inlined: a libc `memmove` call
+/// costs as much as a 2-D Rosenbrock gradient.
+#[inline(always)]
+fn copy(dst: &mut [f64], src: &[f64]) {
+    match src.len() {
+        1 => dst[..1].copy_from_slice(&src[..1]),
+        2 => dst[..2].copy_from_slice(&src[..2]),
+        3 => dst[..3].copy_from_slice(&src[..3]),
+        4 => dst[..4].copy_from_slice(&src[..4]),
+        _ => dst.copy_from_slice(src),
+    }
+}
+
+/// Scratch buffers for evaluating one tape; allocated once, reused by every evaluation.
+#[derive(Debug, Clone)]
+pub struct Workspace {
+    values: Buffers<f64>,
+    duals: Option<Buffers<Dual>>,
+}
+
+impl Workspace {
+    /// Buffers for `tape`; the second-order ones are allocated on first use.
+    pub fn new(tape: &Tape) -> Self {
+        Self {
+            values: Buffers::new(tape),
+            duals: None,
+        }
+    }
+
+    /// f(x).
+    pub fn value(&mut self, tape: &Tape, x: &[f64]) -> f64 {
+        copy(&mut self.values.vals[..tape.n_inputs], x);
+        tape.forward(&mut self.values)
+    }
+
+    /// f(x), writing ∇f(x) into `grad`.
+    pub fn value_and_grad(&mut self, tape: &Tape, x: &[f64], grad: &mut [f64]) -> f64 {
+        copy(&mut self.values.vals[..tape.n_inputs], x);
+        let f = tape.forward_partials(&mut self.values);
+        tape.reverse(&mut self.values);
+        copy(grad, &self.values.adj[..tape.n_inputs]);
+        f
+    }
+
+    /// ∇²f(x)·v by forward-over-reverse; also returns f(x).
+    pub fn hessian_vector_product(
+        &mut self,
+        tape: &Tape,
+        x: &[f64],
+        v: &[f64],
+        out: &mut [f64],
+    ) -> f64 {
+        let duals = self.duals.get_or_insert_with(|| Buffers::new(tape));
+        for ((slot, xi), vi) in duals.vals.iter_mut().zip(x).zip(v) {
+            *slot = Dual::new(*xi, *vi);
+        }
+        let f = tape.forward_partials(duals);
+        tape.reverse(duals);
+        for (o, d) in out.iter_mut().zip(&duals.adj[..tape.n_inputs]) {
+            *o = d.d;
+        }
+        f.v
+    }
+}
+
+/// torch's `pow(a, p)` for a constant exponent: the special kernels for common exponents,
+/// `std::pow` otherwise (aten/src/ATen/native/cpu/PowKernel.cpp).
+#[inline(always)]
+pub fn pow_const<S: Scalar>(a: S, p: f64) -> S {
+    if p == 2.0 {
+        a * a
+    } else if p == 3.0 {
+        a * a * a
+    } else if p == 1.0 {
+        a
+    } else if p == 0.0 {
+        S::cst(1.0)
+    } else if p == 0.5 {
+        a.sqrt()
+    } else if p == -0.5 {
+        S::cst(1.0) / a.sqrt()
+    } else if p == -1.0 {
+        S::cst(1.0) / a
+    } else if p == -2.0 {
+        S::cst(1.0) / (a * a)
+    } else {
+        a.powf(p)
+    }
+}
+
+/// max/min with NaN propagation, like torch.maximum.
+#[inline(always)]
+fn pick<S: Scalar>(a: S, b: S, want_max: bool) -> S {
+    let (x, y) = (a.val(), b.val());
+    if x.is_nan() {
+        a
+    } else if y.is_nan() {
+        b
+    } else if (x > y) == want_max || x == y {
+        a
+    } else {
+        b
+    }
+}
+
+/// The value of one operation.
+#[inline(always)]
+pub fn eval<S: Scalar>(op: Op, a: S, b: S, c: f64) -> S {
+    match op {
+        Op::Neg => -a,
+        Op::Square => a * a,
+        Op::Cube => a * a * a,
+        Op::PowC => pow_const(a, c),
+        Op::AddC => a + S::cst(c),
+        Op::MulC => a.scale(c),
+        Op::RSubC => S::cst(c) - a,
+        Op::DivC => a / S::cst(c),
+        Op::RDivC => S::cst(c) / a,
+        Op::SqAddC => {
+            let t = a + S::cst(c);
+            t * t
+        }
+        Op::SqRSubC => {
+            let t = S::cst(c) - a;
+            t * t
+        }
+        Op::Sin => a.sin(),
+        Op::Cos => a.cos(),
+        Op::Tan => a.tan(),
+        Op::Asin => a.asin(),
+        Op::Acos => a.acos(),
+        Op::Atan => a.atan(),
+        Op::Sinh => a.sinh(),
+        Op::Cosh => a.cosh(),
+        Op::Tanh => a.tanh(),
+        Op::Asinh => a.asinh(),
+        Op::Acosh => a.acosh(),
+        Op::Atanh => a.atanh(),
+        Op::Exp => a.exp(),
+        Op::Expm1 => a.exp_m1(),
+        Op::Ln => a.ln(),
+        Op::Log1p => a.ln_1p(),
+        Op::Log10 => a.ln().scale(std::f64::consts::LOG10_E),
+        Op::Log2 => a.ln().scale(std::f64::consts::LOG2_E),
+        Op::Sqrt => a.sqrt(),
+        Op::Cbrt => a.cbrt(),
+        Op::Abs => {
+            if a.val() < 0.0 {
+                -a
+            } else if a.val() > 0.0 {
+                a
+            } else {
+                // ±0 → +0 and NaN stays NaN, with a zero tangent (abs'(0) = 0).
+                S::cst(a.val().abs())
+            }
+        }
+        Op::Sign => S::cst(sign(a.val())),
+        Op::Sigmoid => S::cst(1.0) / (S::cst(1.0) + (-a).exp()),
+        Op::Softplus => {
+            if a.val() > 20.0 {
+                a
+            } else {
+                a.exp().ln_1p()
+            }
+        }
+        Op::Relu => {
+            if a.val() > 0.0 || a.val().is_nan() {
+                a
+            } else {
+                S::cst(0.0)
+            }
+        }
+        Op::Floor => S::cst(a.val().floor()),
+        Op::Ceil => S::cst(a.val().ceil()),
+        Op::Round => S::cst(a.val().round_ties_even()),
+        Op::Trunc => S::cst(a.val().trunc()),
+        // Evaluated by the tape itself; never reached through `eval`.
+        Op::SumLanes => a,
+        Op::Add => a + b,
+        Op::Sub => a - b,
+        Op::Mul => a * b,
+        Op::Div => a / b,
+        Op::Pow => a.pow(b),
+        Op::Atan2 => a.atan2(b),
+        Op::Hypot => a.hypot(b),
+        Op::Min => pick(a, b, false),
+        Op::Max => pick(a, b, true),
+        Op::SqSub => {
+            let t = a - b;
+            t * t
+        }
+    }
+}
+
+/// The sign with sign(0) = 0 and sign(NaN) = NaN, as torch.sign.
+#[inline(always)]
+pub fn sign(v: f64) -> f64 {
+    if v > 0.0 {
+        1.0
+    } else if v < 0.0 {
+        -1.0
+    } else {
+        v * 0.0
+    }
+}
+
+/// The local partial derivatives (∂out/∂a, ∂out/∂b) of one operation at (a, b) with result
+/// `out`, following torch's `derivatives.yaml` formulas.
+#[inline(always)]
+pub fn partials<S: Scalar>(op: Op, a: S, b: S, out: S, c: f64) -> (S, S) {
+    let one = S::cst(1.0);
+    let zero = S::cst(0.0);
+    let d = match op {
+        Op::Neg => S::cst(-1.0),
+        Op::Square => a.scale(2.0),
+        Op::Cube => (a * a).scale(3.0),
+        Op::PowC => {
+            if c == 0.0 {
+                zero
+            } else {
+                pow_const(a, c - 1.0).scale(c)
+            }
+        }
+        Op::AddC => one,
+        Op::MulC => S::cst(c),
+        Op::RSubC => S::cst(-1.0),
+        Op::DivC => S::cst(1.0 / c),
+        Op::RDivC => -(S::cst(c) / (a * a)),
+        // The chain rule through the fused difference: 2t·(±1), exactly as unfused.
+        Op::SqAddC => (a + S::cst(c)).scale(2.0),
+        Op::SqRSubC => -(S::cst(c) - a).scale(2.0),
+        Op::Sin => a.cos(),
+        Op::Cos => -a.sin(),
+        Op::Tan => one + out * out,
+        Op::Asin => one / (one - a * a).sqrt(),
+        Op::Acos => -(one / (one - a * a).sqrt()),
+        Op::Atan => one / (a * a + one),
+        Op::Sinh => a.cosh(),
+        Op::Cosh => a.sinh(),
+        Op::Tanh => one - out * out,
+        Op::Asinh => one / (a * a + one).sqrt(),
+        Op::Acosh => one / (a * a - one).sqrt(),
+        Op::Atanh => one / (one - a * a),
+        Op::Exp => out,
+        Op::Expm1 => out + one,
+        Op::Ln => one / a,
+        Op::Log1p => one / (a + one),
+        Op::Log10 => one / a.scale(std::f64::consts::LN_10),
+        Op::Log2 => one / a.scale(std::f64::consts::LN_2),
+        Op::Sqrt => one / out.scale(2.0),
+        Op::Cbrt => one / (out * out).scale(3.0),
+        Op::Abs => S::cst(sign(a.val())),
+        Op::Sign | Op::Floor | Op::Ceil | Op::Round | Op::Trunc | Op::SumLanes => zero,
+        Op::Sigmoid => (one - out) * out,
+        Op::Softplus => {
+            if a.val() > 20.0 {
+                one
+            } else {
+                let z = a.exp();
+                z / (z + one)
+            }
+        }
+        Op::Relu => {
+            if a.val() > 0.0 {
+                one
+            } else {
+                zero
+            }
+        }
+        Op::Add => return (one, one),
+        Op::Sub => return (one, S::cst(-1.0)),
+        Op::Mul => return (b, a),
+        Op::Div => return (one / b, -(a / (b * b))),
+        Op::Pow => {
+            let da = if b.val() == 0.0 {
+                zero
+            } else {
+                b * a.pow(b - one)
+            };
+            let db = if a.val() == 0.0 && b.val() >= 0.0 {
+                zero
+            } else {
+                out * a.ln()
+            };
+            return (da, db);
+        }
+        Op::Atan2 => {
+            let r = one / (a * a + b * b);
+            return (b * r, -(a * r));
+        }
+        Op::Hypot => return (a / out, b / out),
+        Op::SqSub => {
+            let t2 = (a - b).scale(2.0);
+            return (t2, -t2);
+        }
+        Op::Min | Op::Max => {
+            let (x, y) = (a.val(), b.val());
+            let first = if op == Op::Max { x > y } else { x < y };
+            return if x == y {
+                (S::cst(0.5), S::cst(0.5))
+            } else if first || x.is_nan() || y.is_nan() {
+                if first {
+                    (one, zero)
+                } else {
+                    (one, one)
+                }
+            } else {
+                (zero, one)
+            };
+        }
+    };
+    (d, zero)
+}
