@@ -1,9 +1,11 @@
 //! The HTTP API: one module per resource, routes and OpenAPI built together.
 
+mod datasets;
 mod extract;
 mod health;
 mod jobs;
 mod page_token;
+mod predict;
 mod steps;
 
 use axum::extract::DefaultBodyLimit;
@@ -18,6 +20,8 @@ use utoipa_scalar::{Scalar, Servable};
 pub use extract::{ApiJson, ApiQuery};
 pub use page_token::PageTokens;
 
+use saddle_numeric::data::CsvLimits;
+
 use crate::error::{ApiError, FieldError, Problem};
 use crate::jobs::JobRunner;
 use crate::store::Store;
@@ -31,6 +35,8 @@ pub struct AppState {
     pub runner: JobRunner,
     /// Signs page tokens.
     pub tokens: PageTokens,
+    /// The largest dataset an upload may hold.
+    pub dataset_limits: CsvLimits,
 }
 
 #[derive(OpenApi)]
@@ -45,6 +51,7 @@ pub struct AppState {
     ),
     tags(
         (name = "jobs", description = "Optimization runs and their step histories"),
+        (name = "datasets", description = "Data for model problems: uploads, synthetic sets, statistics"),
         (name = "service", description = "Health and metadata")
     ),
     components(schemas(Problem, FieldError))
@@ -57,6 +64,10 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(jobs::get_job, jobs::delete_job))
         .routes(routes!(jobs::cancel_job))
         .routes(routes!(steps::list_steps))
+        .routes(routes!(predict::predict_job))
+        .routes(routes!(datasets::create_dataset, datasets::list_datasets))
+        .routes(routes!(datasets::generate_dataset))
+        .routes(routes!(datasets::get_dataset, datasets::delete_dataset))
         .routes(routes!(health::healthz))
 }
 
@@ -66,6 +77,7 @@ const TAGGED_UNIONS: &[(&str, &str)] = &[
     ("ProblemConfig", "kind"),
     ("OptimizerConfig", "name"),
     ("ScheduleConfig", "name"),
+    ("GeneratorConfig", "kind"),
 ];
 
 /// The OpenAPI document generated from the handlers.

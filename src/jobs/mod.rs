@@ -1,11 +1,13 @@
 //! Jobs: validation at submission, the queue, the worker pool that runs optimizations off the
 //! async runtime, cancellation, and the history writer.
 
+mod dataset;
 mod recorder;
 mod result;
 mod runner;
 mod spec;
 
+pub use dataset::{load_dataset, save_dataset, ClassCount, ColumnStats, DatasetStats};
 pub use result::{JobError, JobResult, MetricsReport};
 pub use runner::JobRunner;
 pub use spec::{JobLimits, JobSpec, PreparedJob, RecordConfig};

@@ -106,6 +106,8 @@ pub struct NewJob<'a> {
     pub optimizer_name: &'a str,
     /// Step budget.
     pub max_steps: i64,
+    /// The stored dataset a model job trains on.
+    pub dataset_id: Option<&'a str>,
 }
 
 /// Filters and position of a job listing (newest first).
@@ -150,13 +152,14 @@ fn job_from_row(row: &SqliteRow) -> Result<JobRow, StoreError> {
 }
 
 impl Store {
-    /// Stores a new queued job.
+    /// Stores a new queued job. A `dataset_id` that names no dataset (deleted since the job
+    /// was validated) is [`StoreError::NotFound`]: the foreign key checks it atomically.
     pub async fn insert_job(&self, job: NewJob<'_>) -> Result<JobRow, StoreError> {
         let tags =
             serde_json::to_string(job.tags).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let row = sqlx::query(&format!(
-            "INSERT INTO job (job_id, name, tags, spec, problem_kind, optimizer_name, status, max_steps, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?) RETURNING {JOB_COLUMNS}"
+            "INSERT INTO job (job_id, name, tags, spec, problem_kind, optimizer_name, status, max_steps, dataset_id, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?) RETURNING {JOB_COLUMNS}"
         ))
         .bind(job.job_id)
         .bind(job.name)
@@ -165,9 +168,19 @@ impl Store {
         .bind(job.problem_kind)
         .bind(job.optimizer_name)
         .bind(job.max_steps)
+        .bind(job.dataset_id)
         .bind(now())
         .fetch_one(&self.pool)
-        .await?;
+        .await
+        .map_err(|e| match e {
+            sqlx::Error::Database(db) if db.kind() == sqlx::error::ErrorKind::ForeignKeyViolation => {
+                StoreError::NotFound(format!(
+                    "no dataset with id `{}`",
+                    job.dataset_id.unwrap_or_default()
+                ))
+            }
+            other => other.into(),
+        })?;
         job_from_row(&row)
     }
 
