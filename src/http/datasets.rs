@@ -461,14 +461,14 @@ pub async fn create_dataset(
     created(row)
 }
 
-/// Reads a dataset by id, as a 404 that says how to find datasets when it does not exist.
-async fn find_dataset(state: &AppState, id: &str) -> Result<DatasetRow, ApiError> {
-    state.store.get_dataset(id).await.map_err(|e| match e {
+/// Maps a dataset operation's error, saying how to find datasets when the id is unknown.
+fn dataset_error(id: &str) -> impl Fn(StoreError) -> ApiError + '_ {
+    move |e| match e {
         StoreError::NotFound(_) => ApiError::NotFound(format!(
             "no dataset with id `{id}`; list datasets with GET /v1/datasets"
         )),
         other => other.into(),
-    })
+    }
 }
 
 /// Generate a seeded synthetic dataset: linear regression with noise, two moons, concentric
@@ -558,7 +558,11 @@ pub async fn get_dataset(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<DatasetResponse>, ApiError> {
-    let row = find_dataset(&state, &id).await?;
+    let row = state
+        .store
+        .get_dataset(&id)
+        .await
+        .map_err(dataset_error(&id))?;
     Ok(Json(row.try_into()?))
 }
 
@@ -632,12 +636,7 @@ pub async fn delete_dataset(
         .store
         .delete_unused_dataset(&id)
         .await
-        .map_err(|e| match e {
-            StoreError::NotFound(_) => ApiError::NotFound(format!(
-                "no dataset with id `{id}`; list datasets with GET /v1/datasets"
-            )),
-            other => other.into(),
-        })?;
+        .map_err(dataset_error(&id))?;
     if users.is_empty() {
         Ok(StatusCode::NO_CONTENT)
     } else {

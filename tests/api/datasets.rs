@@ -822,6 +822,32 @@ async fn datasets_over_the_row_column_or_byte_limits_are_413s_naming_the_limit()
     );
     let response = app.post_csv("target=y", csv_rows(100)).await;
     assert_eq!(response.status(), StatusCode::CREATED);
+    app.stop().await;
+
+    // A CSV streams past the JSON body limit; only the dataset limits bound it.
+    let app = TestApp::spawn_with(|c| c.max_body_bytes = 1024).await;
+    let csv = csv_rows(2_000);
+    assert!(csv.len() > 20 * 1024);
+    let response = app.post_csv("target=y", csv).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let rows: Vec<Vec<f64>> = (0..200).map(|i| vec![i as f64]).collect();
+    assert_problem(
+        app.post_json(
+            "/v1/datasets",
+            &json!({"features": rows, "targets": vec![0.0; 200]}),
+        )
+        .await,
+        StatusCode::PAYLOAD_TOO_LARGE,
+    )
+    .await;
+    app.stop().await;
+
+    let app = TestApp::spawn_with(|c| {
+        c.max_dataset_rows = 100;
+        c.max_dataset_columns = 4;
+        c.max_dataset_bytes = 4096;
+    })
+    .await;
 
     let p = assert_problem(
         app.post_csv("target=y", "a,b,c,d,y\n1,2,3,4,5\n".into())
