@@ -90,6 +90,26 @@ pub async fn predict_job(
             job.status.as_str()
         )));
     };
+    // The width the model was trained on: parameter counts alone cannot tell a linear model
+    // on d inputs with k outputs from one on d' inputs with k' outputs.
+    let trained_width = match (&model.data, &model.dataset_id) {
+        (Some(data), _) => data.features.first().map(Vec::len),
+        (None, Some(dataset)) => state
+            .store
+            .get_dataset(dataset)
+            .await
+            .ok()
+            .map(|d| d.feature_names.len()),
+        (None, None) => None,
+    };
+    if let (Some(trained), Some(given)) = (trained_width, request.features.first().map(Vec::len)) {
+        if trained != given {
+            return Err(ApiError::invalid(
+                "features",
+                format!("the model was trained on rows of {trained} features, got rows of {given}"),
+            ));
+        }
+    }
     let params: Vec<f64> = result.final_params.iter().map(|p| p.0).collect();
     if params.is_empty() || params.iter().any(|p| !p.is_finite()) {
         return Err(ApiError::Conflict(format!(

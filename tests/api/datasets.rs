@@ -463,6 +463,7 @@ async fn an_mlp_with_adam_on_stored_two_moons_reaches_97_percent_and_predicts() 
     // Rows of the wrong width, and non-finite or ragged rows, are 422s naming `features`.
     for (features, expected) in [
         (json!([[1.0, 2.0, 3.0]]), "features"),
+        (json!([[1.0]]), "features"),
         (json!([[1.0, 2.0], [1.0]]), "features[1]"),
         (json!([]), "features"),
     ] {
@@ -597,6 +598,32 @@ async fn full_batch_gradient_descent_on_linear_regression_reaches_the_least_squa
     for (a, b) in fitted.iter().zip(&exact) {
         assert!((a - b).abs() < 1e-9, "{fitted:?} vs {exact:?}");
     }
+
+    // Predictions are x·w + b; a row of one feature would fit the 4 parameters as a model
+    // with 2 outputs, so the width is checked against the training data.
+    let job_id = job["id"].as_str().unwrap();
+    let prediction: Value = app
+        .post_json(
+            &format!("/v1/jobs/{job_id}/predict"),
+            &json!({"features": [[1.0, 2.0, -1.0]]}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let expected = fitted[0] + 2.0 * fitted[1] - fitted[2] + fitted[3];
+    assert!((prediction["outputs"][0][0].as_f64().unwrap() - expected).abs() < 1e-12);
+    assert!(prediction.get("classes").is_none());
+    let p = assert_problem(
+        app.post_json(
+            &format!("/v1/jobs/{job_id}/predict"),
+            &json!({"features": [[1.0]]}),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert!(detail(&p).contains("3 features"), "{p}");
     app.stop().await;
 }
 
