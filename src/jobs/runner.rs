@@ -299,14 +299,15 @@ fn run_job(
 
 /// Maps a failed dataset lookup at submission to an error on `problem.dataset_id`.
 fn unknown_dataset(id: &str) -> impl Fn(StoreError) -> JobsError + '_ {
-    move |e| {
-        match e {
+    move |e| match e {
         StoreError::NotFound(_) => JobsError::Invalid(InvalidConfig::new(
             "problem.dataset_id",
-            format!("no dataset with id `{id}`; list datasets with GET /v1/datasets or upload one with POST /v1/datasets"),
+            format!(
+                "no dataset with id `{id}`; list datasets with GET /v1/datasets \
+                 or upload one with POST /v1/datasets"
+            ),
         )),
         other => other.into(),
-    }
     }
 }
 

@@ -1,5 +1,6 @@
 //! The `job` table: submission, the queue, status changes.
 
+use sqlx::error::ErrorKind;
 use sqlx::sqlite::SqliteRow;
 use sqlx::Row;
 
@@ -173,11 +174,9 @@ impl Store {
         .fetch_one(&self.pool)
         .await
         .map_err(|e| match e {
-            sqlx::Error::Database(db) if db.kind() == sqlx::error::ErrorKind::ForeignKeyViolation => {
-                StoreError::NotFound(format!(
-                    "no dataset with id `{}`",
-                    job.dataset_id.unwrap_or_default()
-                ))
+            sqlx::Error::Database(db) if db.kind() == ErrorKind::ForeignKeyViolation => {
+                let id = job.dataset_id.unwrap_or_default();
+                StoreError::NotFound(format!("no dataset with id `{id}`"))
             }
             other => other.into(),
         })?;

@@ -932,3 +932,30 @@ async fn datasets_over_the_row_column_or_byte_limits_are_413s_naming_the_limit()
     assert_eq!(field(&p), "generator.n_samples");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_job_cannot_be_stored_against_a_dataset_deleted_after_its_validation() {
+    // The submission validates against the loaded dataset, then inserts; a delete in between
+    // is caught by the foreign key, atomically, and reported as a missing dataset.
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("s.db").display());
+    let store = saddle::store::Store::connect(&url).await.unwrap();
+    let job = |job_id: &'static str, dataset_id: Option<&'static str>| saddle::store::NewJob {
+        job_id,
+        name: None,
+        tags: &[],
+        spec: "{}",
+        problem_kind: "model",
+        optimizer_name: "adam",
+        max_steps: 1,
+        dataset_id,
+    };
+    let missing = store.insert_job(job("a", Some("deleted"))).await;
+    assert!(
+        matches!(&missing, Err(saddle::store::StoreError::NotFound(m)) if m.contains("deleted")),
+        "{:?}",
+        missing.map(|r| r.job_id)
+    );
+    assert!(store.insert_job(job("b", None)).await.is_ok());
+    store.close().await;
+}
