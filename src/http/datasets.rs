@@ -180,6 +180,7 @@ const DEFAULT_DATASET_PAGE: i64 = 50;
 const MAX_DATASET_PAGE: i64 = 500;
 const MAX_NAME_CHARS: usize = 200;
 
+/// Names are for people: bounded like job names.
 fn check_name(name: Option<&str>) -> Result<(), ApiError> {
     match name {
         Some(n) if n.chars().count() > MAX_NAME_CHARS => Err(ApiError::invalid(
@@ -199,6 +200,7 @@ fn limit_setting(limit: LimitKind) -> &'static str {
     }
 }
 
+/// The 413 for a dataset over one of the server's limits, naming the limit and its setting.
 fn too_large(limit: LimitKind, max: u64) -> ApiError {
     ApiError::PayloadTooLarge(format!(
         "the dataset is over this server's limit of {max} {limit} (set by {}); upload fewer {limit}",
@@ -225,6 +227,7 @@ struct CsvOptions {
     name: Option<String>,
 }
 
+/// Reads `target` (repeated or comma-separated) and `name`; a CSV needs at least one target.
 fn csv_options(query: Option<&str>) -> Result<CsvOptions, ApiError> {
     let mut options = CsvOptions {
         targets: Vec::new(),
@@ -374,6 +377,7 @@ fn created(row: DatasetRow) -> Result<Response, ApiError> {
         .into_response())
 }
 
+/// The media type of the body, without parameters, lowercased.
 fn mime_of(request: &Request) -> String {
     request
         .headers()
