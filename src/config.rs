@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 
 use clap::{Args, Parser, Subcommand};
+use saddle_numeric::data::CsvLimits;
 
 /// saddle: optimization jobs over HTTP, every step recorded.
 #[derive(Debug, Parser)]
@@ -65,12 +66,33 @@ pub struct ServeConfig {
     #[arg(long, env = "SADDLE_MAX_BODY_BYTES", default_value_t = 16 * 1024 * 1024)]
     pub max_body_bytes: usize,
 
+    /// The most data rows a dataset may have (uploads answer 413 above it).
+    #[arg(long, env = "SADDLE_MAX_DATASET_ROWS", default_value_t = 1_000_000)]
+    pub max_dataset_rows: usize,
+
+    /// The most columns (features and targets) a dataset may have.
+    #[arg(long, env = "SADDLE_MAX_DATASET_COLUMNS", default_value_t = 1_000)]
+    pub max_dataset_columns: usize,
+
+    /// The largest CSV upload, in bytes (JSON uploads are bounded by --max-body-bytes).
+    #[arg(long, env = "SADDLE_MAX_DATASET_BYTES", default_value_t = 64 * 1024 * 1024)]
+    pub max_dataset_bytes: u64,
+
     /// Seconds to wait for running jobs to stop on shutdown.
     #[arg(long, env = "SADDLE_SHUTDOWN_SECONDS", default_value_t = 10)]
     pub shutdown_seconds: u64,
 }
 
 impl ServeConfig {
+    /// The dataset limits, as the CSV reader takes them.
+    pub fn dataset_limits(&self) -> CsvLimits {
+        CsvLimits {
+            max_rows: self.max_dataset_rows,
+            max_columns: self.max_dataset_columns,
+            max_bytes: self.max_dataset_bytes,
+        }
+    }
+
     /// The worker count, defaulting to the number of cores.
     pub fn worker_count(&self) -> usize {
         self.workers

@@ -61,6 +61,7 @@ impl Application {
             store: store.clone(),
             runner: runner.clone(),
             tokens: PageTokens::new(key),
+            dataset_limits: config.dataset_limits(),
         };
         let router = app(state, config.max_body_bytes);
         let listener = TcpListener::bind(config.listen).await?;

@@ -1,11 +1,13 @@
 //! The HTTP API: one module per resource, routes and OpenAPI built together.
 
 mod catalogue;
+mod datasets;
 mod events;
 mod extract;
 mod health;
 mod jobs;
 mod page_token;
+mod predict;
 mod steps;
 
 use axum::extract::DefaultBodyLimit;
@@ -20,6 +22,8 @@ use utoipa_scalar::{Scalar, Servable};
 pub use extract::{ApiJson, ApiQuery};
 pub use page_token::PageTokens;
 
+use saddle_numeric::data::CsvLimits;
+
 use crate::error::{ApiError, FieldError, Problem};
 use crate::jobs::JobRunner;
 use crate::store::Store;
@@ -33,6 +37,8 @@ pub struct AppState {
     pub runner: JobRunner,
     /// Signs page tokens.
     pub tokens: PageTokens,
+    /// The largest dataset an upload may hold.
+    pub dataset_limits: CsvLimits,
 }
 
 #[derive(OpenApi)]
@@ -48,6 +54,7 @@ pub struct AppState {
     tags(
         (name = "jobs", description = "Optimization runs and their step histories"),
         (name = "catalogue", description = "The optimizers, schedules and functions a job can use"),
+        (name = "datasets", description = "Data for model problems: uploads, synthetic sets, statistics"),
         (name = "service", description = "Health and metadata")
     ),
     components(schemas(Problem, FieldError))
@@ -66,6 +73,10 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(catalogue::get_optimizer))
         .routes(routes!(catalogue::list_schedules))
         .routes(routes!(catalogue::get_schedule))
+        .routes(routes!(predict::predict_job))
+        .routes(routes!(datasets::create_dataset, datasets::list_datasets))
+        .routes(routes!(datasets::generate_dataset))
+        .routes(routes!(datasets::get_dataset, datasets::delete_dataset))
         .routes(routes!(health::healthz))
 }
 
@@ -75,6 +86,7 @@ const TAGGED_UNIONS: &[(&str, &str)] = &[
     ("ProblemConfig", "kind"),
     ("OptimizerConfig", "name"),
     ("ScheduleConfig", "name"),
+    ("GeneratorConfig", "kind"),
 ];
 
 /// The OpenAPI document generated from the handlers.

@@ -2,12 +2,14 @@
 //! async runtime, cancellation, and the history writer.
 
 mod continuation;
+mod dataset;
 mod recorder;
 mod result;
 mod runner;
 mod spec;
 
 pub use continuation::ContinueJobRequest;
+pub use dataset::{load_dataset, save_dataset, ClassCount, ColumnStats, DatasetStats};
 pub use result::{JobError, JobResult, MetricsReport};
 pub use runner::JobRunner;
 pub use spec::{JobLimits, JobSpec, PreparedJob, RecordConfig};

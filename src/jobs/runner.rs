@@ -9,15 +9,17 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch, Notify};
 use tokio::task::JoinHandle;
 
+use saddle_numeric::data::Dataset;
 use saddle_numeric::executor::Checkpoint;
 use saddle_numeric::schedule::Constant;
-use saddle_numeric::{Executor, RunOutcome, StopReason};
+use saddle_numeric::{Executor, InvalidConfig, RunOutcome, StopReason};
 
+use super::dataset::load_dataset;
 use super::recorder::Recorder;
 use super::result::{JobError, JobResult};
 use super::spec::{JobLimits, JobSpec};
 use super::JobsError;
-use crate::store::{JobEnding, JobRow, JobStatus, NewJob, StepBatch, Store};
+use crate::store::{JobEnding, JobRow, JobStatus, NewJob, StepBatch, Store, StoreError};
 
 /// Batches in flight between a run and its history writer.
 const HISTORY_CHANNEL_BATCHES: usize = 8;
@@ -82,8 +84,17 @@ impl JobRunner {
         continuing: Option<(&str, &Checkpoint)>,
     ) -> Result<JobRow, JobsError> {
         let limits = self.inner.limits;
+        let dataset_id = spec.problem.dataset_id().map(str::to_owned);
+        let dataset = match &dataset_id {
+            Some(id) => Some(
+                load_dataset(&self.inner.store, id)
+                    .await
+                    .map_err(unknown_dataset(id))?,
+            ),
+            None => None,
+        };
         let checked = spec.clone();
-        tokio::task::spawn_blocking(move || checked.prepare(limits).map(|_| ()))
+        tokio::task::spawn_blocking(move || checked.prepare_with(limits, dataset).map(|_| ()))
             .await
             .map_err(|e| JobsError::Conflict(format!("validation failed: {e}")))??;
         let json = serde_json::to_string(&spec).expect("a job spec serializes");
@@ -104,8 +115,11 @@ impl JobRunner {
                 max_steps: spec.stop.max_steps as i64,
                 continued_from: continuing.map(|(id, _)| id),
                 resume_state: resume_state.as_deref(),
+                dataset_id: dataset_id.as_deref(),
             })
-            .await?;
+            .await
+            // A dataset deleted since it was loaded above.
+            .map_err(unknown_dataset(dataset_id.as_deref().unwrap_or_default()))?;
         self.inner.wake.notify_one();
         Ok(job)
     }
@@ -292,6 +306,19 @@ impl JobRunner {
         resume: Option<Checkpoint>,
         flag: Arc<AtomicBool>,
     ) -> Ending {
+        // The stored dataset is loaded here, on the runtime; the run itself is blocking.
+        let dataset = match spec.problem.dataset_id() {
+            Some(id) => match load_dataset(&self.inner.store, id).await {
+                Ok(data) => Some(data),
+                Err(e) => {
+                    return Ending::failed(
+                        None,
+                        format!("the dataset `{id}` could not be loaded: {e}"),
+                    )
+                }
+            },
+            None => None,
+        };
         let (tx, rx) = mpsc::channel::<StepBatch>(HISTORY_CHANNEL_BATCHES);
         let writer = tokio::spawn(write_history(
             self.inner.store.clone(),
@@ -300,9 +327,10 @@ impl JobRunner {
             self.inner.history_written.clone(),
         ));
         let limits = self.inner.limits;
-        let run =
-            tokio::task::spawn_blocking(move || run_job(&spec, resume.as_ref(), limits, &flag, tx))
-                .await;
+        let run = tokio::task::spawn_blocking(move || {
+            run_job(&spec, resume.as_ref(), limits, dataset, &flag, tx)
+        })
+        .await;
         let stored = writer
             .await
             .unwrap_or_else(|e| Err(format!("the history writer failed: {e}")));
@@ -327,10 +355,11 @@ fn run_job(
     spec: &JobSpec,
     resume: Option<&Checkpoint>,
     limits: JobLimits,
+    dataset: Option<Dataset>,
     cancel: &AtomicBool,
     tx: mpsc::Sender<StepBatch>,
 ) -> Result<(RunOutcome, Checkpoint), saddle_numeric::InvalidConfig> {
-    let prepared = spec.prepare(limits)?;
+    let prepared = spec.prepare_with(limits, dataset)?;
     let dim = prepared.x0.len();
     let optimizer = spec.optimizer.build(dim);
     let schedule = match &spec.schedule {
@@ -356,6 +385,20 @@ fn run_job(
     }
     let checkpoint = executor.checkpoint(&outcome);
     Ok((outcome, checkpoint))
+}
+
+/// Maps a failed dataset lookup at submission to an error on `problem.dataset_id`.
+fn unknown_dataset(id: &str) -> impl Fn(StoreError) -> JobsError + '_ {
+    move |e| match e {
+        StoreError::NotFound(_) => JobsError::Invalid(InvalidConfig::new(
+            "problem.dataset_id",
+            format!(
+                "no dataset with id `{id}`; list datasets with GET /v1/datasets \
+                 or upload one with POST /v1/datasets"
+            ),
+        )),
+        other => other.into(),
+    }
 }
 
 /// Stores batches as they arrive; the first failure ends the writer (and, through the closed

@@ -1,9 +1,12 @@
 //! What a client asks for: the job specification, and its validation.
 
+use std::cell::RefCell;
+
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use saddle_numeric::clip::ClipConfig;
+use saddle_numeric::data::Dataset;
 use saddle_numeric::problem::{Initial, ProblemConfig};
 use saddle_numeric::schedule::{ScheduleBase, ScheduleConfig};
 use saddle_numeric::{InvalidConfig, Objective, OptimizerConfig, StopRule};
@@ -100,7 +103,18 @@ const MAX_TAG_CHARS: usize = 64;
 
 impl JobSpec {
     /// Checks everything a run needs and builds the objective; each failure names its field.
+    /// A model problem with a `dataset_id` needs [`JobSpec::prepare_with`].
     pub fn prepare(&self, limits: JobLimits) -> Result<PreparedJob, InvalidConfig> {
+        self.prepare_with(limits, None)
+    }
+
+    /// As [`JobSpec::prepare`], with the dataset that `problem.dataset_id` names, loaded by
+    /// the caller (`None` when the problem names none, or it does not exist).
+    pub fn prepare_with(
+        &self,
+        limits: JobLimits,
+        dataset: Option<Dataset>,
+    ) -> Result<PreparedJob, InvalidConfig> {
         if let Some(name) = &self.name {
             if name.chars().count() > MAX_NAME_CHARS {
                 return Err(InvalidConfig::new(
@@ -137,7 +151,11 @@ impl JobSpec {
         if let Some(schedule) = &self.schedule {
             schedule.validate(self.schedule_base())?;
         }
-        let (objective, x0) = self.problem.build(&self.initial)?;
+        // The resolver hands the loaded dataset over without copying it.
+        let dataset = RefCell::new(dataset);
+        let (objective, x0) = self
+            .problem
+            .build_with(&self.initial, &|_| dataset.borrow_mut().take())?;
         check_optimizer_memory(&self.optimizer, x0.len())?;
         if x0.len() > limits.max_params {
             return Err(InvalidConfig::new(

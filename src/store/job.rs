@@ -1,5 +1,6 @@
 //! The `job` table: submission, the queue, status changes.
 
+use sqlx::error::ErrorKind;
 use sqlx::sqlite::SqliteRow;
 use sqlx::Row;
 
@@ -108,6 +109,8 @@ pub struct NewJob<'a> {
     pub optimizer_name: &'a str,
     /// Step budget.
     pub max_steps: i64,
+    /// The stored dataset a model job trains on.
+    pub dataset_id: Option<&'a str>,
     /// The job this one continues.
     pub continued_from: Option<&'a str>,
     /// The checkpoint (JSON) the run starts from.
@@ -174,14 +177,15 @@ fn job_from_row(row: &SqliteRow) -> Result<JobRow, StoreError> {
 }
 
 impl Store {
-    /// Stores a new queued job.
+    /// Stores a new queued job. A `dataset_id` that names no dataset (deleted since the job
+    /// was validated) is [`StoreError::NotFound`]: the foreign key checks it atomically.
     pub async fn insert_job(&self, job: NewJob<'_>) -> Result<JobRow, StoreError> {
         let tags =
             serde_json::to_string(job.tags).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let row = sqlx::query(&format!(
             "INSERT INTO job (job_id, name, tags, spec, problem_kind, optimizer_name, status, max_steps, \
-               continued_from, resume_state, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?) RETURNING {JOB_COLUMNS}"
+               dataset_id, continued_from, resume_state, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?) RETURNING {JOB_COLUMNS}"
         ))
         .bind(job.job_id)
         .bind(job.name)
@@ -190,11 +194,19 @@ impl Store {
         .bind(job.problem_kind)
         .bind(job.optimizer_name)
         .bind(job.max_steps)
+        .bind(job.dataset_id)
         .bind(job.continued_from)
         .bind(job.resume_state)
         .bind(now())
         .fetch_one(&self.pool)
-        .await?;
+        .await
+        .map_err(|e| match e {
+            sqlx::Error::Database(db) if db.kind() == ErrorKind::ForeignKeyViolation => {
+                let id = job.dataset_id.unwrap_or_default();
+                StoreError::NotFound(format!("no dataset with id `{id}`"))
+            }
+            other => other.into(),
+        })?;
         job_from_row(&row)
     }
 

@@ -4,6 +4,7 @@
 //! transaction opened with `BEGIN IMMEDIATE`, which takes the write lock up front, so a writer
 //! waits in the busy handler instead of failing with "database is locked".
 
+mod dataset;
 mod job;
 mod step;
 
@@ -13,6 +14,7 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
 
+pub use dataset::{DatasetRow, DatasetValues, NewDataset};
 pub use job::{JobEnding, JobFilter, JobRow, JobStatus, NewJob};
 pub use step::{StepBatch, StepRow};
 

@@ -30,6 +30,9 @@ pub fn test_config(dir: &TempDir) -> ServeConfig {
         max_steps_limit: 10_000_000,
         max_params: 1_000_000,
         max_body_bytes: 16 * 1024 * 1024,
+        max_dataset_rows: 1_000_000,
+        max_dataset_columns: 1_000,
+        max_dataset_bytes: 64 * 1024 * 1024,
         shutdown_seconds: 5,
     }
 }

@@ -2,6 +2,7 @@
 
 mod catalogue;
 mod continuation;
+mod datasets;
 mod errors;
 mod events;
 mod helpers;
