@@ -102,6 +102,19 @@ impl Objective for Rosenbrock {
             .map(|w| 100.0 * (w[1] - w[0] * w[0]).powi(2) + (1.0 - w[0]).powi(2))
             .sum()
     }
+
+    /// Each term contributes ∂²/∂xᵢ² = 1200xᵢ² − 400xᵢ₊₁ + 2, ∂²/∂xᵢ∂xᵢ₊₁ = −400xᵢ and
+    /// ∂²/∂xᵢ₊₁² = 200.
+    fn hessian_vector_product(&mut self, x: &[f64], v: &[f64], out: &mut [f64]) -> bool {
+        out.fill(0.0);
+        for i in 0..x.len() - 1 {
+            let (xi, xn) = (x[i], x[i + 1]);
+            let cross = -400.0 * xi;
+            out[i] += (1200.0 * xi * xi - 400.0 * xn + 2.0) * v[i] + cross * v[i + 1];
+            out[i + 1] += cross * v[i] + 200.0 * v[i + 1];
+        }
+        true
+    }
 }
 
 /// The sphere Σᵢ xᵢ², minimum 0 at the origin.
@@ -121,6 +134,14 @@ impl Objective for Sphere {
             *g = 2.0 * xi;
         }
         x.iter().map(|v| v * v).sum()
+    }
+
+    /// ∇²f = 2I.
+    fn hessian_vector_product(&mut self, _x: &[f64], v: &[f64], out: &mut [f64]) -> bool {
+        for (o, vi) in out.iter_mut().zip(v) {
+            *o = 2.0 * vi;
+        }
+        true
     }
 }
 
@@ -202,6 +223,13 @@ impl Quadratic {
     }
 }
 
+impl Quadratic {
+    /// The matrix A, for exact convexity verdicts ([`crate::diagnosis::convexity`]).
+    pub fn matrix(&self) -> &Array2<f64> {
+        &self.a
+    }
+}
+
 impl Objective for Quadratic {
     fn dim(&self) -> usize {
         self.b.len()
@@ -219,6 +247,14 @@ impl Objective for Quadratic {
             lin += self.b[i] * x[i];
         }
         0.5 * quad - lin
+    }
+
+    /// ∇²f = A.
+    fn hessian_vector_product(&mut self, _x: &[f64], v: &[f64], out: &mut [f64]) -> bool {
+        for (o, row) in out.iter_mut().zip(self.a.rows()) {
+            *o = row.iter().zip(v).map(|(a, vj)| a * vj).sum();
+        }
+        true
     }
 }
 

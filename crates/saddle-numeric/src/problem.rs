@@ -17,6 +17,28 @@ pub trait Objective: Send {
         self.value_and_grad(x, &mut grad)
     }
 
+    /// Writes the Hessian-vector product ∇²f(x)·v into `out` (length n). Returns `false`
+    /// (leaving `out` unspecified) when the objective has no second derivatives.
+    fn hessian_vector_product(&mut self, _x: &[f64], _v: &[f64], _out: &mut [f64]) -> bool {
+        false
+    }
+
+    /// Writes the full Hessian ∇²f(x) into `out` (n×n, row-major), for small n. The default
+    /// makes n Hessian-vector products with the unit vectors (allocating one vector, so keep
+    /// it out of hot loops); returns `false` when second derivatives are unsupported.
+    fn hessian(&mut self, x: &[f64], out: &mut [f64]) -> bool {
+        let n = self.dim();
+        let mut unit = vec![0.0; n];
+        for i in 0..n {
+            unit[i] = 1.0;
+            if !self.hessian_vector_product(x, &unit, &mut out[i * n..(i + 1) * n]) {
+                return false;
+            }
+            unit[i] = 0.0;
+        }
+        true
+    }
+
     /// Moves to the next mini-batch. Called once after every optimizer step; deterministic
     /// objectives ignore it.
     fn advance(&mut self) {}
