@@ -611,6 +611,87 @@ mod tests {
         assert_eq!(json["hessian_source"], "finite_differences");
     }
 
+    /// f = x² + y⁴/4 − y²/2: a saddle at the origin (∇² = diag(2, −1)), minima at (0, ±1).
+    fn double_well(x: &[f64], g: &mut [f64]) -> f64 {
+        let (a, b) = (x[0], x[1]);
+        g[0] = 2.0 * a;
+        g[1] = b * b * b - b;
+        a * a + 0.25 * b.powi(4) - 0.5 * b * b
+    }
+
+    /// Gradient descent (lr 0.1) from `x0`, feeding every record to an episode detector.
+    fn descend(x0: &[f64], steps: u64) -> (crate::RunOutcome, Vec<Episode>) {
+        use crate::optim::{OptimizerConfig, SgdConfig};
+        use crate::schedule::Constant;
+        use crate::{Executor, StepRecord, StopRule};
+        let mut executor = Executor::new(
+            Box::new(FnObjective::new(2, double_well)),
+            OptimizerConfig::Sgd(SgdConfig {
+                lr: 0.1,
+                ..Default::default()
+            })
+            .build(2),
+            Box::new(Constant::new(0.1)),
+            StopRule {
+                max_steps: steps,
+                ..Default::default()
+            },
+        );
+        let mut detector = EpisodeDetector::new(EpisodeConfig::default());
+        let outcome = executor.run(x0, &mut |r: &StepRecord<'_>| {
+            detector.observe(r.step, r.loss, r.grad_norm);
+            true
+        });
+        (outcome, detector.finish())
+    }
+
+    #[test]
+    fn gradient_descent_past_a_saddle_shows_a_plateau_an_escape_and_ends_at_a_minimum() {
+        let (outcome, episodes) = descend(&[1.0, 1e-8], 400);
+        let kinds: Vec<_> = episodes.iter().map(|e| e.kind).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                EpisodeKind::Plateau,
+                EpisodeKind::SaddleEscape,
+                EpisodeKind::Plateau
+            ],
+            "{episodes:?}"
+        );
+        // ‖∇f‖ ≤ 0.02 once 2·0.8ᵏ ≤ 0.02 (k = 21); y grows by 1.1 per step from 1e-8 and the
+        // gradient exceeds 0.04 again near k = 160; the loss then falls below −0.1.
+        let (plateau, escape) = (&episodes[0], &episodes[1]);
+        assert_eq!(plateau.start_step, 21);
+        assert!((150..170).contains(&plateau.end_step), "{plateau:?}");
+        assert_eq!(escape.left_at_step, Some(plateau.end_step + 1));
+        assert!(escape.end_step > plateau.end_step && escape.loss_at_end <= -0.1);
+        assert_eq!(episodes[2].left_at_step, None);
+
+        let d = diagnose(
+            &mut FnObjective::new(2, double_well),
+            &outcome.final_params,
+            &DiagnosisOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(d.feature, Feature::LocalMinimum, "{d:?}");
+    }
+
+    #[test]
+    fn gradient_descent_along_the_stable_manifold_ends_at_the_saddle() {
+        let (outcome, episodes) = descend(&[1.0, 0.0], 300);
+        assert_eq!(episodes.len(), 1);
+        assert_eq!(episodes[0].left_at_step, None);
+        let d = diagnose(
+            &mut FnObjective::new(2, double_well),
+            &outcome.final_params,
+            &DiagnosisOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(d.feature, Feature::SaddlePoint);
+        assert_eq!(d.morse_index, 1);
+        assert_eq!(d.escape_direction.unwrap(), vec![0.0, 1.0]);
+    }
+
     #[test]
     fn options_reject_a_negative_tolerance_naming_the_field() {
         let err = DiagnosisOptions {
