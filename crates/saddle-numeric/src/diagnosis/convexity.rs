@@ -1,14 +1,15 @@
 //! Is the problem convex? Exact for quadratics, by construction for the models the caller
 //! knows to be convex, and only ever refuted (never proved) by sampling otherwise.
 
-use ndarray::ArrayView2;
+use ndarray::{Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
 
 use super::eigen::{hessian_spectrum, jacobi_eigen, lanczos, normalize_with_sign, SpectrumOptions};
 use super::hvp::{HessianSource, HvpOracle};
 use crate::data::rng::Rng;
 use crate::error::InvalidConfig;
-use crate::problem::Objective;
+use crate::model::ModelSpec;
+use crate::problem::{Objective, ProblemConfig};
 use crate::vecmath::{all_finite, norm2};
 
 /// Quadratics up to this dimension get their exact spectrum by Jacobi; larger ones a
@@ -107,6 +108,23 @@ pub enum SampleRegion {
     },
 }
 
+impl SampleRegion {
+    /// Around a run: its start and end points, within the larger of 1 and the distance
+    /// between them.
+    pub fn around_run(x0: &[f64], x_final: &[f64]) -> Self {
+        let distance = x0
+            .iter()
+            .zip(x_final)
+            .map(|(a, b)| (a - b) * (a - b))
+            .sum::<f64>()
+            .sqrt();
+        SampleRegion::Around {
+            points: vec![x0.to_vec(), x_final.to_vec()],
+            radius: distance.max(1.0),
+        }
+    }
+}
+
 /// Sampling budget and tolerances of [`convexity`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConvexityOptions {
@@ -158,6 +176,40 @@ pub fn convexity(
         ProblemFamily::Quadratic(a) => quadratic_convexity(a, options),
         ProblemFamily::General => sampled_convexity(objective, options),
     }
+}
+
+/// [`convexity`] for a configured problem, choosing its family: the sphere and every model
+/// without hidden layers (linear, logistic, softmax: affine in the parameters, under losses
+/// convex in the outputs — MSE, MAE, Huber, BCE and cross-entropy from logits — plus an
+/// l2 penalty) are convex by construction; the quadratic is decided from its matrix; the
+/// Rosenbrock function, MLPs and any other kind of problem are sampled.
+pub fn convexity_of(
+    config: &ProblemConfig,
+    objective: &mut dyn Objective,
+    options: &ConvexityOptions,
+) -> Result<ConvexityReport, InvalidConfig> {
+    // `if let` rather than `match`: problem kinds added later are sampled by default.
+    if let ProblemConfig::Builtin(builtin) = config {
+        match (builtin.name.as_str(), &builtin.a) {
+            ("sphere", _) => {
+                return convexity(objective, ProblemFamily::ConvexByConstruction, options)
+            }
+            ("quadratic", Some(rows)) => {
+                let n = rows.len();
+                if rows.iter().all(|r| r.len() == n) {
+                    let a = Array2::from_shape_fn((n, n), |(i, j)| rows[i][j]);
+                    return convexity(objective, ProblemFamily::Quadratic(a.view()), options);
+                }
+            }
+            _ => {}
+        }
+    }
+    if let ProblemConfig::Model(model) = config {
+        if !matches!(model.model, ModelSpec::Mlp(_)) {
+            return convexity(objective, ProblemFamily::ConvexByConstruction, options);
+        }
+    }
+    convexity(objective, ProblemFamily::General, options)
 }
 
 fn quadratic_convexity(
@@ -537,6 +589,46 @@ mod tests {
         assert_eq!(report.verdict, Convexity::Unknown);
         assert_eq!(report.points_checked, 16);
         assert!((report.min_eigenvalue.unwrap() - 2.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn configured_problems_are_sorted_into_their_families() {
+        let verdict = |json: serde_json::Value, x0: Vec<f64>| {
+            let config: ProblemConfig = serde_json::from_value(json).unwrap();
+            let (mut objective, x0) = config.build(&crate::problem::Initial::Vector(x0)).unwrap();
+            let region = SampleRegion::around_run(&x0, &vec![1.0; x0.len()]);
+            let report =
+                convexity_of(&config, objective.as_mut(), &ConvexityOptions::new(region)).unwrap();
+            (report.verdict, report.basis)
+        };
+        use serde_json::json;
+        assert_eq!(
+            verdict(json!({"kind": "builtin", "name": "sphere"}), vec![2.0, 3.0]),
+            (Convexity::Convex, ConvexityBasis::Construction)
+        );
+        assert_eq!(
+            verdict(
+                json!({"kind": "builtin", "name": "quadratic", "a": [[1.0, 3.0], [3.0, 1.0]], "b": [0.0, 0.0]}),
+                vec![0.5, 0.5]
+            ),
+            (Convexity::Nonconvex, ConvexityBasis::QuadraticMatrix)
+        );
+        assert_eq!(
+            verdict(
+                json!({"kind": "builtin", "name": "rosenbrock"}),
+                vec![-1.5, 2.0]
+            ),
+            (Convexity::Nonconvex, ConvexityBasis::Sampling)
+        );
+        let data =
+            json!({"features": [[0.0, 1.0], [1.0, 0.0], [2.0, 1.0]], "targets": [1.0, 0.0, 1.0]});
+        assert_eq!(
+            verdict(
+                json!({"kind": "model", "model": {"type": "logistic"}, "data": data}),
+                vec![0.0; 3]
+            ),
+            (Convexity::Convex, ConvexityBasis::Construction)
+        );
     }
 
     #[test]

@@ -12,8 +12,8 @@ pub mod episodes;
 pub mod hvp;
 
 pub use convexity::{
-    convexity, Convexity, ConvexityOptions, ConvexityReport, ConvexityWitness, ProblemFamily,
-    SampleRegion,
+    convexity, convexity_of, Convexity, ConvexityBasis, ConvexityOptions, ConvexityReport,
+    ConvexityWitness, ProblemFamily, SampleRegion,
 };
 pub use eigen::{
     hessian_spectrum, jacobi_eigen, lanczos, HessianSpectrum, LanczosResult, SpectrumOptions,
@@ -690,6 +690,57 @@ mod tests {
         assert_eq!(d.feature, Feature::SaddlePoint);
         assert_eq!(d.morse_index, 1);
         assert_eq!(d.escape_direction.unwrap(), vec![0.0, 1.0]);
+    }
+
+    /// An MLP on XOR, full batch, at its seeded torch-default initialization.
+    fn xor_network(hidden: serde_json::Value) -> (Box<dyn Objective>, Vec<f64>) {
+        use crate::problem::{Initial, ProblemConfig};
+        use serde_json::json;
+        let config: ProblemConfig = serde_json::from_value(json!({
+            "kind": "model",
+            "model": {"type": "mlp", "hidden": hidden, "activation": "tanh"},
+            "data": {
+                "features": [[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]],
+                "targets": [0.0, 1.0, 1.0, 0.0]
+            }
+        }))
+        .unwrap();
+        let initial: Initial =
+            serde_json::from_value(json!({"init": "torch_default", "seed": 3})).unwrap();
+        config.build(&initial).unwrap()
+    }
+
+    #[test]
+    fn a_network_model_is_diagnosed_and_refuted_convex_through_finite_differences() {
+        let (mut net, x0) = xor_network(serde_json::json!([6]));
+        assert_eq!(x0.len(), 25);
+        let d = diagnose(net.as_mut(), &x0, &DiagnosisOptions::default()).unwrap();
+        assert_eq!(d.hessian_source, HessianSource::FiniteDifferences);
+        assert!(d.spectrum_exact);
+        assert_eq!(d.hessian_products, 25);
+        assert!(d.min_eigenvalue <= d.max_eigenvalue);
+
+        let report = convexity(
+            net.as_mut(),
+            ProblemFamily::General,
+            &ConvexityOptions::new(SampleRegion::Around {
+                points: vec![x0],
+                radius: 1.0,
+            }),
+        )
+        .unwrap();
+        assert_eq!(report.verdict, Convexity::Nonconvex);
+        assert!(report.witness.unwrap().eigenvalue < 0.0);
+    }
+
+    #[test]
+    fn a_wide_network_is_diagnosed_by_lanczos() {
+        let (mut net, x0) = xor_network(serde_json::json!([16, 16]));
+        assert_eq!(x0.len(), 337);
+        let d = diagnose(net.as_mut(), &x0, &DiagnosisOptions::default()).unwrap();
+        assert!(!d.spectrum_exact);
+        assert_eq!(d.hessian_products, 60);
+        assert!(d.min_eigenvalue.is_finite() && d.min_eigenvalue <= d.max_eigenvalue);
     }
 
     #[test]
