@@ -277,6 +277,8 @@ pub struct HessianSpectrum {
     pub source: HessianSource,
     /// The Hessian-vector products made.
     pub products: usize,
+    /// The full eigen-decomposition, when the Hessian was built densely.
+    pub eigen: Option<SymmetricEigen>,
 }
 
 /// The extreme eigenvalues of ∇²f(x): dense Jacobi for n ≤ `dense_max_dim`, otherwise
@@ -288,6 +290,18 @@ pub fn hessian_spectrum(
     options: &SpectrumOptions,
 ) -> HessianSpectrum {
     let n = x.len();
+    if n == 0 {
+        return HessianSpectrum {
+            min_eigenvalue: 0.0,
+            max_eigenvalue: 0.0,
+            min_eigenvector: Vec::new(),
+            negative_count: 0,
+            exact: true,
+            source: HessianSource::Exact,
+            products: 0,
+            eigen: None,
+        };
+    }
     let mut oracle = HvpOracle::new(n);
     let negative = |values: &[f64]| values.iter().filter(|&&l| l < -negative_below).count();
     if n <= options.dense_max_dim {
@@ -304,6 +318,7 @@ pub fn hessian_spectrum(
             exact: true,
             source: oracle.source(),
             products: oracle.products(),
+            eigen: Some(eig),
         }
     } else {
         let budget = (LANCZOS_BASIS_BUDGET / n).max(2);
@@ -319,6 +334,7 @@ pub fn hessian_spectrum(
             exact: result.steps == n,
             source: oracle.source(),
             products: oracle.products(),
+            eigen: None,
         }
     }
 }

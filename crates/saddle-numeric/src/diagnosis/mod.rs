@@ -63,8 +63,8 @@ pub struct DiagnosisOptions {
     pub flat_tol: f64,
     /// Radius of the higher-order probe, relative to the scale of x.
     pub probe_radius: f64,
-    /// Random directions the probe tries besides ± the softest eigenvector and ± the first
-    /// 16 coordinate axes (each is tried with both signs).
+    /// Random directions within the Hessian's near-null space that the probe tries besides
+    /// its eigenvectors (each direction is tried with both signs).
     pub probe_directions: usize,
     /// The scale of f; default max(|f(x)|, 1). The service may pass |f(x₀)| of the run.
     pub f_scale: Option<f64>,
@@ -200,6 +200,9 @@ pub enum DiagnosisError {
         /// x's length.
         got: usize,
     },
+    /// The objective has no parameters.
+    #[error("the objective has no parameters")]
+    NoParameters,
     /// f, ∇f or the Hessian at (or near) `x` is not finite: e.g. a diverged run.
     #[error("{0} is not finite at the point")]
     NonFinite(&'static str),
@@ -208,19 +211,25 @@ pub enum DiagnosisError {
 /// Classifies `x`: not stationary when ‖∇f‖ exceeds the gradient tolerance; otherwise by the
 /// Hessian's extreme eigenvalues (minimum: all > tol, maximum: all < −tol, saddle: some
 /// < −tol with its index and escape direction); when the smallest eigenvalue is zero within
-/// tolerance, f is sampled on a sphere around x (± the softest eigenvector, ± coordinate
-/// axes, seeded random directions): constant → flat region, some decrease → degenerate
-/// saddle (all decrease → degenerate maximum), otherwise a degenerate minimum.
+/// tolerance, f is sampled on a sphere around x within the Hessian's near-null space (the
+/// eigenvectors with |λ| ≤ tol and seeded random combinations of them; with Lanczos only
+/// the softest Ritz vector), where the quadratic model says nothing: constant → flat region,
+/// some decrease → degenerate saddle (all decrease → degenerate maximum), otherwise a
+/// degenerate minimum. Directions of clear positive curvature are left out, so a large
+/// probe radius cannot mistake a neighbouring basin for an escape.
 ///
 /// Costs one gradient, n Hessian-vector products (n ≤ `dense_max_dim`, else
 /// `lanczos_iterations`; two gradients each by finite differences) and, for singular
-/// Hessians, up to 2·(17 + `probe_directions`) values.
+/// Hessians, up to 2·(n + `probe_directions`) values.
 pub fn diagnose(
     objective: &mut dyn Objective,
     x: &[f64],
     options: &DiagnosisOptions,
 ) -> Result<Diagnosis, DiagnosisError> {
     let n = objective.dim();
+    if n == 0 {
+        return Err(DiagnosisError::NoParameters);
+    }
     if x.len() != n {
         return Err(DiagnosisError::DimensionMismatch {
             expected: n,
@@ -294,13 +303,20 @@ pub fn diagnose(
     // Singular within tolerance: the quadratic model cannot decide, sample f itself.
     let radius = options.probe_radius * x_scale;
     let threshold = options.flat_tol * f_scale;
+    let null_space: Vec<Vec<f64>> = match &spectrum.eigen {
+        Some(eig) => (0..n)
+            .filter(|&k| eig.values[k].abs() <= curvature_tol)
+            .map(|k| eig.vector(k))
+            .collect(),
+        None => vec![spectrum.min_eigenvector.clone()],
+    };
     let probe = probe_sphere(
         objective,
         x,
         value,
         radius,
         threshold,
-        &spectrum.min_eigenvector,
+        &null_space,
         options.probe_directions,
         options.seed,
     );
@@ -338,8 +354,9 @@ struct ProbeOutcome {
     all_decrease: bool,
 }
 
-/// Evaluates f(x + r·d) − f(x) for d = ±`soft` (the softest eigenvector), ± the first 16
-/// coordinate axes and ± `random` seeded unit directions; non-finite values are skipped.
+/// Evaluates f(x + r·d) − f(x) for d = ± each vector of the orthonormal `basis` and ±
+/// `random` seeded unit combinations of them (when the basis has more than one vector);
+/// non-finite values are skipped.
 #[allow(clippy::too_many_arguments)]
 fn probe_sphere(
     objective: &mut dyn Objective,
@@ -347,7 +364,7 @@ fn probe_sphere(
     value: f64,
     radius: f64,
     threshold: f64,
-    soft: &[f64],
+    basis: &[Vec<f64>],
     random: usize,
     seed: u64,
 ) -> ProbeOutcome {
@@ -362,16 +379,20 @@ fn probe_sphere(
         steepest: vec![0.0; n],
         all_decrease: true,
     };
-    let axes = n.min(16);
-    for k in 0..1 + axes + random {
-        if k == 0 {
-            direction.copy_from_slice(soft);
-        } else if k <= axes {
-            direction.fill(0.0);
-            direction[k - 1] = 1.0;
+    let combinations = if basis.len() > 1 { random } else { 0 };
+    for k in 0..basis.len() + combinations {
+        if let Some(v) = basis.get(k) {
+            direction.copy_from_slice(v);
         } else {
-            direction.iter_mut().for_each(|d| *d = rng.normal());
+            direction.fill(0.0);
+            for v in basis {
+                let c = rng.normal();
+                direction.iter_mut().zip(v).for_each(|(d, vi)| *d += c * vi);
+            }
             let norm = norm2(&direction);
+            if norm == 0.0 {
+                continue;
+            }
             direction.iter_mut().for_each(|d| *d /= norm);
         }
         for sign in [1.0, -1.0] {
@@ -530,6 +551,24 @@ mod tests {
         .unwrap();
         assert_eq!(d.feature, Feature::LocalMinimum);
         assert!(d.degenerate);
+    }
+
+    #[test]
+    fn a_degenerate_minimum_beside_a_deeper_basin_is_not_mistaken_for_a_saddle() {
+        // f = x⁴ + y² − 20y³: ∇²f(0) = diag(0, 2), a strict local minimum, yet f(0, 0.1) =
+        // −0.01. The probe stays in the null space (the x axis), where f rises as x⁴.
+        let d = diagnose_fn(
+            2,
+            |x, g| {
+                g[0] = 4.0 * x[0].powi(3);
+                g[1] = 2.0 * x[1] - 60.0 * x[1] * x[1];
+                x[0].powi(4) + x[1] * x[1] - 20.0 * x[1].powi(3)
+            },
+            &[0.0, 0.0],
+        );
+        assert_eq!(d.feature, Feature::LocalMinimum, "{d:?}");
+        assert!(d.degenerate);
+        assert_eq!(d.probe.unwrap().directions, 2);
     }
 
     #[test]
