@@ -223,6 +223,12 @@ fn quadratic_convexity(
             format!("must be square, got {}×{}", n, a.ncols()),
         ));
     }
+    if let Some(((i, j), _)) = a.indexed_iter().find(|(_, v)| !v.is_finite()) {
+        return Err(InvalidConfig::new(
+            format!("problem.a[{i}][{j}]"),
+            "must be a finite number",
+        ));
+    }
     let mut sym = vec![0.0; n * n];
     for i in 0..n {
         for j in 0..n {
@@ -391,7 +397,7 @@ fn sampled_convexity(
         }
         let spectrum = hessian_spectrum(objective, &point, 0.0, &options.spectrum);
         let (lo, hi) = (spectrum.min_eigenvalue, spectrum.max_eigenvalue);
-        if !(lo.is_finite() && hi.is_finite()) {
+        if !(lo.is_finite() && hi.is_finite() && all_finite(&spectrum.min_eigenvector)) {
             continue;
         }
         report.points_checked += 1;

@@ -5,6 +5,11 @@
 //! Second-order information comes from [`Objective::hessian_vector_product`] when the
 //! objective has it and from finite differences of gradients otherwise ([`HvpOracle`]), so
 //! every objective, models included, can be diagnosed.
+//!
+//! Why it matters: in high dimensions most critical points are saddles, and first-order
+//! methods slow down near them into long plateaus before escaping (Dauphin et al.,
+//! "Identifying and attacking the saddle point problem in high-dimensional non-convex
+//! optimization", NeurIPS 2014) — exactly what a user watching a stalled run wants named.
 
 pub mod convexity;
 pub mod eigen;
@@ -28,6 +33,13 @@ use crate::data::rng::Rng;
 use crate::error::{check_min, InvalidConfig};
 use crate::problem::Objective;
 use crate::vecmath::{all_finite, norm2};
+
+/// The largest `dense_max_dim` accepted: Jacobi costs O(n³) per sweep.
+pub const MAX_DENSE_DIM: usize = 512;
+
+/// The largest `lanczos_iterations` accepted: each costs a Hessian-vector product and the
+/// reorthogonalization O(k·n).
+pub const MAX_LANCZOS_ITERATIONS: usize = 1000;
 
 /// The kind of point a run ended at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -120,10 +132,22 @@ impl DiagnosisOptions {
                 }
             }
         }
-        if self.lanczos_iterations < 2 {
+        if !(2..=MAX_LANCZOS_ITERATIONS).contains(&self.lanczos_iterations) {
             return Err(InvalidConfig::new(
                 "diagnosis.lanczos_iterations",
-                format!("must be at least 2, got {}", self.lanczos_iterations),
+                format!(
+                    "must be between 2 and {MAX_LANCZOS_ITERATIONS}, got {}",
+                    self.lanczos_iterations
+                ),
+            ));
+        }
+        if self.dense_max_dim > MAX_DENSE_DIM {
+            return Err(InvalidConfig::new(
+                "diagnosis.dense_max_dim",
+                format!(
+                    "must be at most {MAX_DENSE_DIM} (the dense eigensolver costs O(n³)), got {}",
+                    self.dense_max_dim
+                ),
             ));
         }
         Ok(())
