@@ -381,6 +381,31 @@ pub(crate) mod tests {
         assert!(worst < 1e-12, "max |V·Λ·Vᵀ − A| = {worst}");
     }
 
+    proptest::proptest! {
+        #[test]
+        fn jacobi_reconstructs_every_small_symmetric_matrix(
+            n in 1usize..10,
+            seed in proptest::prelude::any::<u64>(),
+            scale in -6i32..6,
+        ) {
+            let a: Vec<f64> = random_symmetric(n, seed)
+                .iter()
+                .map(|v| v * 10f64.powi(scale))
+                .collect();
+            let eig = jacobi_eigen(&a, n);
+            let norm = norm2(&a);
+            for i in 0..n {
+                for j in 0..n {
+                    let vdv: f64 = (0..n)
+                        .map(|k| eig.vectors[i * n + k] * eig.values[k] * eig.vectors[j * n + k])
+                        .sum();
+                    proptest::prop_assert!((vdv - a[i * n + j]).abs() <= 1e-13 * n as f64 * norm);
+                }
+            }
+            proptest::prop_assert!(eig.values.windows(2).all(|w| w[0] <= w[1]));
+        }
+    }
+
     #[test]
     fn jacobi_finds_the_eigenvalues_of_a_two_by_two_matrix() {
         // [[2, 1], [1, 2]] has eigenvalues 1 and 3 with vectors (1, −1)/√2 and (1, 1)/√2.
