@@ -370,6 +370,13 @@ impl Quadratic {
     }
 }
 
+impl Quadratic {
+    /// The matrix A, for exact convexity verdicts ([`crate::diagnosis::convexity`]).
+    pub fn matrix(&self) -> &Array2<f64> {
+        &self.a
+    }
+}
+
 impl Objective for Quadratic {
     fn dim(&self) -> usize {
         self.b.len()

@@ -1,6 +1,7 @@
 //! saddle's numeric core: objectives, optimizers that follow `torch.optim` step for step,
 //! learning-rate schedules, gradient clipping and the executor that owns the optimization loop;
-//! datasets ([`data`]) and the models fitted to them ([`model`]).
+//! datasets ([`data`]) and the models fitted to them ([`model`]); and the diagnosis of where a
+//! run ended ([`diagnosis`]: minimum, saddle, plateau; episodes; convexity).
 //!
 //! Pure, synchronous and deterministic: nothing here knows about HTTP, SQL or async runtimes,
 //! so the same code serves the job runner, the benchmarks and anyone embedding the crate.
@@ -9,6 +10,7 @@ pub mod builtin;
 pub mod catalogue;
 pub mod clip;
 pub mod data;
+pub mod diagnosis;
 pub mod error;
 pub mod executor;
 pub mod expr;
