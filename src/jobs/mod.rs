@@ -1,6 +1,7 @@
 //! Jobs: validation at submission, the queue, the worker pool that runs optimizations off the
 //! async runtime, cancellation, and the history writer.
 
+mod analysis;
 mod continuation;
 mod dataset;
 mod recorder;
@@ -8,6 +9,7 @@ mod result;
 mod runner;
 mod spec;
 
+pub use analysis::KnownMinimumReport;
 pub use continuation::ContinueJobRequest;
 pub use dataset::{load_dataset, save_dataset, ClassCount, ColumnStats, DatasetStats};
 pub use result::{JobError, JobResult, MetricsReport};

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
+use saddle_numeric::diagnosis::{Episode, EpisodeConfig, EpisodeDetector};
 use saddle_numeric::executor::{Observer, StepRecord};
 use saddle_numeric::model::Metrics;
 
@@ -29,6 +30,8 @@ pub struct Recorder {
     pending: Option<PendingRecord>,
     pending_params: Vec<f64>,
     closed: bool,
+    /// Plateau and saddle-escape episodes, detected as the records go by.
+    episodes: EpisodeDetector,
 }
 
 #[derive(Clone, Copy)]
@@ -45,7 +48,12 @@ struct PendingRecord {
 
 impl Recorder {
     /// Records every `every`-th step (and the last), with params when `dim > 0`.
-    pub fn new(tx: mpsc::Sender<StepBatch>, every: u64, dim: usize) -> Self {
+    pub fn new(
+        tx: mpsc::Sender<StepBatch>,
+        every: u64,
+        dim: usize,
+        episodes: EpisodeConfig,
+    ) -> Self {
         Self {
             tx,
             batch: StepBatch::with_capacity(BATCH_ROWS, dim),
@@ -55,6 +63,7 @@ impl Recorder {
             pending: None,
             pending_params: vec![0.0; dim],
             closed: false,
+            episodes: EpisodeDetector::new(episodes),
         }
     }
 
@@ -72,9 +81,9 @@ impl Recorder {
         self.last_flush = Instant::now();
     }
 
-    /// Stores the last record if `every` skipped it and hands over what is left. Returns false
-    /// when the writer went away (the history is incomplete).
-    pub fn finish(mut self) -> bool {
+    /// Stores the last record if `every` skipped it and hands over what is left. Returns
+    /// whether the whole history reached the writer, and the episodes of the run.
+    pub fn finish(mut self) -> (bool, Vec<Episode>) {
         if let Some(p) = self.pending.take() {
             self.batch.push(&StepRecord {
                 step: p.step,
@@ -89,12 +98,13 @@ impl Recorder {
             });
         }
         self.flush();
-        !self.closed
+        (!self.closed, self.episodes.finish())
     }
 }
 
 impl Observer for Recorder {
     fn on_step(&mut self, r: &StepRecord<'_>) -> bool {
+        self.episodes.observe(r.step, r.loss, r.grad_norm);
         // Records that carry evaluation metrics are kept whatever `every` says.
         if r.step.is_multiple_of(self.every) || r.metrics.is_some() {
             self.batch.push(r);

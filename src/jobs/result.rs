@@ -3,7 +3,10 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use saddle_numeric::diagnosis::{ConvexityReport, Diagnosis, Episode};
 use saddle_numeric::model::Metrics;
+
+use super::analysis::KnownMinimumReport;
 use saddle_numeric::{RunOutcome, StopReason};
 
 use crate::float::{floats, Float};
@@ -43,6 +46,22 @@ pub struct JobResult {
     /// Model problems: the metrics at the final point.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub final_metrics: Option<MetricsReport>,
+    /// What the final point is: local minimum, saddle point (with its index and escape
+    /// direction), local maximum, flat region (a plateau) or not stationary, from the
+    /// gradient and the Hessian's extreme eigenvalues there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diagnosis: Option<Diagnosis>,
+    /// Convex (exact for quadratics and convex models), nonconvex with a witness point where
+    /// the Hessian has a negative eigenvalue, or unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub convexity: Option<ConvexityReport>,
+    /// Distance and gap to the nearest known minimum (builtin functions, quadratics).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub known_minimum: Option<KnownMinimumReport>,
+    /// Plateaus along the run (long stretches of tiny gradient norm) and the steps where the
+    /// run left them (saddle escapes).
+    #[serde(default)]
+    pub episodes: Vec<Episode>,
 }
 
 impl From<&RunOutcome> for JobResult {
@@ -60,6 +79,10 @@ impl From<&RunOutcome> for JobResult {
             gradient_evaluations: o.evaluations,
             wall_time_seconds: o.elapsed.as_secs_f64(),
             final_metrics: o.final_metrics.map(MetricsReport::from),
+            diagnosis: None,
+            convexity: None,
+            known_minimum: None,
+            episodes: Vec::new(),
         }
     }
 }

@@ -10,10 +10,13 @@ use tokio::sync::{mpsc, watch, Notify};
 use tokio::task::JoinHandle;
 
 use saddle_numeric::data::Dataset;
+use saddle_numeric::diagnosis::Episode;
 use saddle_numeric::executor::Checkpoint;
+use saddle_numeric::problem::ProblemConfig;
 use saddle_numeric::schedule::Constant;
 use saddle_numeric::{Executor, InvalidConfig, RunOutcome, StopReason};
 
+use super::analysis::{analyse, Analysis};
 use super::dataset::load_dataset;
 use super::recorder::Recorder;
 use super::result::{JobError, JobResult};
@@ -339,12 +342,12 @@ impl JobRunner {
                 Ending::failed(None, format!("the job panicked: {}", panic_message(panic)))
             }
             Ok(Err(invalid)) => Ending::failed(None, format!("the job is not valid: {invalid}")),
-            Ok(Ok((outcome, checkpoint))) => match stored {
+            Ok(Ok(finished)) => match stored {
                 Err(e) => Ending::failed(
-                    Some(checkpoint.step),
+                    Some(finished.checkpoint.step),
                     format!("the history could not be stored: {e}"),
                 ),
-                Ok(()) => Ending::from_outcome(&outcome, &checkpoint),
+                Ok(()) => Ending::from_finished(finished),
             },
         }
     }
@@ -358,7 +361,10 @@ fn run_job(
     dataset: Option<Dataset>,
     cancel: &AtomicBool,
     tx: mpsc::Sender<StepBatch>,
-) -> Result<(RunOutcome, Checkpoint), saddle_numeric::InvalidConfig> {
+) -> Result<Finished, saddle_numeric::InvalidConfig> {
+    // Mini-batch model runs are diagnosed over the whole training set, which needs the data.
+    let mini_batch = matches!(&spec.problem, ProblemConfig::Model(m) if m.batch_size.is_some());
+    let analysis_data = if mini_batch { dataset.clone() } else { None };
     let prepared = spec.prepare_with(limits, dataset)?;
     let dim = prepared.x0.len();
     let optimizer = spec.optimizer.build(dim);
@@ -377,14 +383,36 @@ fn run_job(
         tx,
         spec.record.every,
         if spec.record.params { dim } else { 0 },
+        spec.episodes.clone().unwrap_or_default(),
     );
     let outcome = executor.run(&prepared.x0, &mut recorder);
-    if !recorder.finish() && outcome.stop_reason != StopReason::Cancelled {
+    let (complete, episodes) = recorder.finish();
+    if !complete && outcome.stop_reason != StopReason::Cancelled {
         // The writer's own error is reported by `execute`.
         tracing::warn!("history writer closed before the run ended");
     }
     let checkpoint = executor.checkpoint(&outcome);
-    Ok((outcome, checkpoint))
+    let analysis = analyse(
+        &spec.problem,
+        &prepared.x0,
+        &outcome,
+        executor.objective_mut(),
+        analysis_data,
+    );
+    Ok(Finished {
+        outcome,
+        checkpoint,
+        analysis,
+        episodes,
+    })
+}
+
+/// A run that came to its end, with what is known about where it ended.
+struct Finished {
+    outcome: RunOutcome,
+    checkpoint: Checkpoint,
+    analysis: Analysis,
+    episodes: Vec<Episode>,
 }
 
 /// Maps a failed dataset lookup at submission to an error on `problem.dataset_id`.
@@ -453,8 +481,20 @@ impl Ending {
         }
     }
 
-    fn from_outcome(outcome: &RunOutcome, checkpoint: &Checkpoint) -> Self {
-        let result = Some(JobResult::from(outcome));
+    fn from_finished(finished: Finished) -> Self {
+        let Finished {
+            outcome,
+            checkpoint,
+            analysis,
+            episodes,
+        } = finished;
+        let (outcome, checkpoint) = (&outcome, &checkpoint);
+        let mut result = JobResult::from(outcome);
+        result.diagnosis = analysis.diagnosis;
+        result.convexity = analysis.convexity;
+        result.known_minimum = analysis.known_minimum;
+        result.episodes = episodes;
+        let result = Some(result);
         let (status, error) = match outcome.stop_reason {
             StopReason::Diverged => (
                 JobStatus::Failed,

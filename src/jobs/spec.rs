@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 
 use saddle_numeric::clip::ClipConfig;
 use saddle_numeric::data::Dataset;
+use saddle_numeric::diagnosis::EpisodeConfig;
 use saddle_numeric::problem::{Initial, ProblemConfig};
 use saddle_numeric::schedule::{ScheduleBase, ScheduleConfig};
 use saddle_numeric::{InvalidConfig, Objective, OptimizerConfig, StopRule};
@@ -42,6 +43,10 @@ pub struct JobSpec {
     /// What to record in the history (default: every step with its params).
     #[serde(default)]
     pub record: RecordConfig,
+    /// Thresholds of the plateau and saddle-escape detection reported in the result
+    /// (default: a plateau is ≥ 20 steps with ‖∇f‖ ≤ 1% of the first gradient norm).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub episodes: Option<EpisodeConfig>,
     /// A name for people.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -147,6 +152,9 @@ impl JobSpec {
         }
         if let Some(clip) = &self.clip {
             clip.validate()?;
+        }
+        if let Some(episodes) = &self.episodes {
+            episodes.validate()?;
         }
         if let Some(schedule) = &self.schedule {
             schedule.validate(self.schedule_base())?;

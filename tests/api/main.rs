@@ -3,6 +3,7 @@
 mod catalogue;
 mod continuation;
 mod datasets;
+mod diagnosis;
 mod errors;
 mod events;
 mod helpers;

@@ -372,6 +372,11 @@ impl<'c> Executor<'c> {
         self.objective.as_ref()
     }
 
+    /// The objective, e.g. to diagnose the final point after the run.
+    pub fn objective_mut(&mut self) -> &mut dyn Objective {
+        self.objective.as_mut()
+    }
+
     /// Runs from `x0` until a stopping rule fires, reporting every record to `observer`.
     pub fn run(&mut self, x0: &[f64], observer: &mut dyn Observer) -> RunOutcome {
         let started = Instant::now();
