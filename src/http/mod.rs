@@ -5,7 +5,9 @@ mod extract;
 mod health;
 mod jobs;
 mod page_token;
+mod plots;
 mod steps;
+mod thin;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
@@ -46,6 +48,7 @@ pub struct AppState {
     ),
     tags(
         (name = "jobs", description = "Optimization runs and their step histories"),
+        (name = "plots", description = "Figures of a job drawn by the server, as SVG"),
         (name = "catalogue", description = "The optimizers, schedules and functions a job can use"),
         (name = "service", description = "Health and metadata")
     ),
@@ -59,6 +62,8 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(jobs::get_job, jobs::delete_job))
         .routes(routes!(jobs::cancel_job))
         .routes(routes!(steps::list_steps))
+        .routes(routes!(plots::plot_loss))
+        .routes(routes!(plots::plot_trajectory))
         .routes(routes!(catalogue::list_optimizers))
         .routes(routes!(catalogue::get_optimizer))
         .routes(routes!(catalogue::list_schedules))

@@ -5,5 +5,6 @@ mod errors;
 mod helpers;
 mod jobs;
 mod openapi;
+mod plots;
 mod reference;
 mod steps;
