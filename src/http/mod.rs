@@ -48,7 +48,7 @@ pub struct AppState {
     ),
     tags(
         (name = "jobs", description = "Optimization runs and their step histories"),
-        (name = "plots", description = "Figures of a job drawn by the server, as SVG"),
+        (name = "plots", description = "Figures of a job drawn by the server, as SVG or PNG"),
         (name = "catalogue", description = "The optimizers, schedules and functions a job can use"),
         (name = "service", description = "Health and metadata")
     ),
@@ -63,7 +63,9 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(jobs::cancel_job))
         .routes(routes!(steps::list_steps))
         .routes(routes!(plots::plot_loss))
+        .routes(routes!(plots::plot_loss_png))
         .routes(routes!(plots::plot_trajectory))
+        .routes(routes!(plots::plot_trajectory_png))
         .routes(routes!(catalogue::list_optimizers))
         .routes(routes!(catalogue::get_optimizer))
         .routes(routes!(catalogue::list_schedules))

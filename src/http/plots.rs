@@ -1,23 +1,28 @@
-//! `/v1/jobs/{id}/plots/…`: figures of a job drawn by the server as SVG, ready to paste into a
-//! report: the loss (or gradient norm, or learning rate) curve, and for 2-D problems the path
-//! over the objective's contours.
+//! `/v1/jobs/{id}/plots/…`: figures of a job drawn by the server as SVG (or PNG), ready to
+//! paste into a report: the loss (or gradient norm, or learning rate) curve, and for 2-D
+//! problems the path over the objective's contours.
+
+use std::collections::BTreeMap;
 
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use utoipa::{IntoParams, ToSchema};
+use serde_json::json;
+use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+use utoipa::openapi::{self, ContentBuilder, Ref, RefOr, ResponseBuilder};
+use utoipa::{IntoParams, IntoResponses, ToSchema};
 
 use saddle_numeric::problem::ProblemConfig;
 
 use super::jobs::find_job;
 use super::thin::thinned_steps;
 use super::{ApiQuery, AppState};
-use crate::error::{ApiError, Problem};
+use crate::error::ApiError;
 use crate::jobs::JobSpec;
 use crate::plot::{
-    contour_levels, render_lines, render_trajectory, Grid, LineChart, PlotError, Scale, Series,
-    TrajectoryChart,
+    contour_levels, render_lines, render_lines_png, render_trajectory, render_trajectory_png, Grid,
+    LineChart, PlotError, Scale, Series, TrajectoryChart,
 };
 use crate::store::{JobRow, StepRow};
 
@@ -163,15 +168,124 @@ fn no_history(id: &str) -> ApiError {
     ))
 }
 
-fn svg_response(svg: String) -> Response {
+/// The encodings a figure is served in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ImageFormat {
+    /// Vector graphics with real text: for reports and browsers.
+    Svg,
+    /// A raster (text drawn with the embedded DejaVu Sans): for tools that take no SVG.
+    Png,
+}
+
+fn image_response(format: ImageFormat, bytes: Vec<u8>) -> Response {
+    let content_type = match format {
+        ImageFormat::Svg => "image/svg+xml",
+        ImageFormat::Png => "image/png",
+    };
     (
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("image/svg+xml"),
-        )],
-        svg,
+        [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))],
+        bytes,
     )
         .into_response()
+}
+
+/// The problem+json responses of a figure endpoint, written once for its SVG and PNG routes.
+fn problem_responses(
+    list: &[(u16, &str, serde_json::Value)],
+) -> BTreeMap<String, RefOr<openapi::response::Response>> {
+    list.iter()
+        .map(|(status, description, example)| {
+            let content = ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("Problem")))
+                .example(Some(example.clone()))
+                .build();
+            let response = ResponseBuilder::new()
+                .description(*description)
+                .content("application/problem+json", content)
+                .build();
+            (status.to_string(), RefOr::T(response))
+        })
+        .collect()
+}
+
+fn not_found_example() -> serde_json::Value {
+    json!({"type": "urn:saddle:problem:not-found", "title": "No such resource", "status": 404,
+           "detail": "no job with id `42`; list jobs with GET /v1/jobs"})
+}
+
+/// The 200 of a PNG route: binary image data (utoipa would describe `Vec<u8>` as an array).
+struct PngFigure;
+
+impl IntoResponses for PngFigure {
+    fn responses() -> BTreeMap<String, RefOr<openapi::response::Response>> {
+        let schema = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary)))
+            .build();
+        let response = ResponseBuilder::new()
+            .description("The figure")
+            .content(
+                "image/png",
+                ContentBuilder::new().schema(Some(schema)).build(),
+            )
+            .build();
+        BTreeMap::from([("200".to_string(), RefOr::T(response))])
+    }
+}
+
+/// The failures of the loss figure.
+struct LossPlotErrors;
+
+impl IntoResponses for LossPlotErrors {
+    fn responses() -> BTreeMap<String, RefOr<openapi::response::Response>> {
+        problem_responses(&[
+            (
+                400,
+                "A query parameter is not valid",
+                json!({"type": "urn:saddle:problem:bad-parameter", "title": "A parameter of the request is not valid", "status": 400,
+                    "detail": "smooth: must be between 2 and 1000, got 1",
+                    "errors": [{"field": "smooth", "message": "must be between 2 and 1000, got 1"}]}),
+            ),
+            (404, "No such job", not_found_example()),
+            (
+                409,
+                "The job has no recorded steps yet",
+                json!({"type": "urn:saddle:problem:conflict", "title": "The resource's state does not allow this", "status": 409,
+                    "detail": "job `0b7f2a9e-5d0c-4a8e-9a57-2f1f6c3b8d11` has no recorded steps yet; wait until it runs (GET /v1/jobs/0b7f2a9e-5d0c-4a8e-9a57-2f1f6c3b8d11 shows its progress)"}),
+            ),
+        ])
+    }
+}
+
+/// The failures of the trajectory figure.
+struct TrajectoryPlotErrors;
+
+impl IntoResponses for TrajectoryPlotErrors {
+    fn responses() -> BTreeMap<String, RefOr<openapi::response::Response>> {
+        problem_responses(&[
+            (
+                400,
+                "A query parameter is not valid",
+                json!({"type": "urn:saddle:problem:bad-parameter", "title": "A parameter of the request is not valid", "status": 400,
+                    "detail": "grid: must be between 20 and 300, got 1000",
+                    "errors": [{"field": "grid", "message": "must be between 20 and 300, got 1000"}]}),
+            ),
+            (404, "No such job", not_found_example()),
+            (
+                409,
+                "The job has no recorded steps yet, or its history has no params",
+                json!({"type": "urn:saddle:problem:conflict", "title": "The resource's state does not allow this", "status": 409,
+                    "detail": "job `0b7f2a9e-5d0c-4a8e-9a57-2f1f6c3b8d11` was recorded without params; a trajectory needs them: submit it again with \"record\": {\"params\": true}"}),
+            ),
+            (
+                422,
+                "The problem is not 2-D",
+                json!({"type": "urn:saddle:problem:validation", "title": "The request is not valid", "status": 422,
+                    "detail": "initial: a trajectory plot needs a problem with 2 parameters, this job has 3; plot its loss with GET /v1/jobs/{id}/plots/loss.svg",
+                    "errors": [{"field": "initial", "message": "a trajectory plot needs a problem with 2 parameters, this job has 3; plot its loss with GET /v1/jobs/{id}/plots/loss.svg"}]}),
+            ),
+        ])
+    }
 }
 
 impl From<PlotError> for ApiError {
@@ -194,22 +308,44 @@ impl From<PlotError> for ApiError {
     responses(
         (status = 200, description = "The figure", content_type = "image/svg+xml", body = String,
          example = "<svg width=\"900\" height=\"540\" viewBox=\"0 0 900 540\" xmlns=\"http://www.w3.org/2000/svg\">…</svg>"),
-        (status = 400, description = "A query parameter is not valid", body = Problem, content_type = "application/problem+json",
-         example = json!({"type": "urn:saddle:problem:bad-parameter", "title": "A parameter of the request is not valid", "status": 400,
-                          "detail": "smooth: must be between 2 and 1000, got 1",
-                          "errors": [{"field": "smooth", "message": "must be between 2 and 1000, got 1"}]})),
-        (status = 404, description = "No such job", body = Problem, content_type = "application/problem+json",
-         example = json!({"type": "urn:saddle:problem:not-found", "title": "No such resource", "status": 404,
-                          "detail": "no job with id `42`; list jobs with GET /v1/jobs"})),
-        (status = 409, description = "The job has no recorded steps yet", body = Problem, content_type = "application/problem+json",
-         example = json!({"type": "urn:saddle:problem:conflict", "title": "The resource's state does not allow this", "status": 409,
-                          "detail": "job `0b7f2a9e-5d0c-4a8e-9a57-2f1f6c3b8d11` has no recorded steps yet; wait until it runs (GET /v1/jobs/0b7f2a9e-5d0c-4a8e-9a57-2f1f6c3b8d11 shows its progress)"}))
+        LossPlotErrors
     )
 )]
 pub async fn plot_loss(
     State(state): State<AppState>,
     Path(id): Path<String>,
     ApiQuery(query): ApiQuery<LossPlotQuery>,
+) -> Result<Response, ApiError> {
+    loss_figure(state, id, query, ImageFormat::Svg).await
+}
+
+/// Draw a job's loss curve as PNG.
+///
+/// The figure of `GET /v1/jobs/{id}/plots/loss.svg`, rasterized (900 × 540 pixels) for tools
+/// that take no SVG.
+#[utoipa::path(
+    get,
+    path = "/v1/jobs/{id}/plots/loss.png",
+    tag = "plots",
+    params(("id" = String, Path, description = "The job's id"), LossPlotQuery),
+    responses(
+        PngFigure,
+        LossPlotErrors
+    )
+)]
+pub async fn plot_loss_png(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiQuery(query): ApiQuery<LossPlotQuery>,
+) -> Result<Response, ApiError> {
+    loss_figure(state, id, query, ImageFormat::Png).await
+}
+
+async fn loss_figure(
+    state: AppState,
+    id: String,
+    query: LossPlotQuery,
+    format: ImageFormat,
 ) -> Result<Response, ApiError> {
     let metric = query.metric.unwrap_or(PlotMetric::Loss);
     let max_points = bounded(
@@ -258,16 +394,24 @@ pub async fn plot_loss(
         points,
     }];
     let title = title_of(&job, &spec);
-    let svg = render_lines(&LineChart {
-        title: &title,
-        note: (!note.is_empty()).then_some(note.as_str()),
-        x_label: "step",
-        y_label: metric.label(),
-        scale,
-        smooth: smooth.map(|w| w as usize),
-        series: &series,
-    })?;
-    Ok(svg_response(svg))
+    let bytes = tokio::task::spawn_blocking(move || {
+        let chart = LineChart {
+            title: &title,
+            note: (!note.is_empty()).then_some(note.as_str()),
+            x_label: "step",
+            y_label: metric.label(),
+            scale,
+            smooth: smooth.map(|w| w as usize),
+            series: &series,
+        };
+        match format {
+            ImageFormat::Svg => render_lines(&chart).map(String::into_bytes),
+            ImageFormat::Png => render_lines_png(&chart),
+        }
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("drawing the loss curve panicked: {e}")))??;
+    Ok(image_response(format, bytes))
 }
 
 /// Draw a 2-D job's path over the contours of its objective as SVG.
@@ -285,26 +429,44 @@ pub async fn plot_loss(
     responses(
         (status = 200, description = "The figure", content_type = "image/svg+xml", body = String,
          example = "<svg width=\"760\" height=\"720\" viewBox=\"0 0 760 720\" xmlns=\"http://www.w3.org/2000/svg\">…</svg>"),
-        (status = 400, description = "A query parameter is not valid", body = Problem, content_type = "application/problem+json",
-         example = json!({"type": "urn:saddle:problem:bad-parameter", "title": "A parameter of the request is not valid", "status": 400,
-                          "detail": "grid: must be between 20 and 300, got 1000",
-                          "errors": [{"field": "grid", "message": "must be between 20 and 300, got 1000"}]})),
-        (status = 404, description = "No such job", body = Problem, content_type = "application/problem+json",
-         example = json!({"type": "urn:saddle:problem:not-found", "title": "No such resource", "status": 404,
-                          "detail": "no job with id `42`; list jobs with GET /v1/jobs"})),
-        (status = 409, description = "The job has no recorded steps yet, or its history has no params", body = Problem, content_type = "application/problem+json",
-         example = json!({"type": "urn:saddle:problem:conflict", "title": "The resource's state does not allow this", "status": 409,
-                          "detail": "job `0b7f2a9e-5d0c-4a8e-9a57-2f1f6c3b8d11` was recorded without params; a trajectory needs them: submit it again with \"record\": {\"params\": true}"})),
-        (status = 422, description = "The problem is not 2-D", body = Problem, content_type = "application/problem+json",
-         example = json!({"type": "urn:saddle:problem:validation", "title": "The request is not valid", "status": 422,
-                          "detail": "initial: a trajectory plot needs a problem with 2 parameters, this job has 3; plot its loss with GET /v1/jobs/{id}/plots/loss.svg",
-                          "errors": [{"field": "initial", "message": "a trajectory plot needs a problem with 2 parameters, this job has 3; plot its loss with GET /v1/jobs/{id}/plots/loss.svg"}]}))
+        TrajectoryPlotErrors
     )
 )]
 pub async fn plot_trajectory(
     State(state): State<AppState>,
     Path(id): Path<String>,
     ApiQuery(query): ApiQuery<TrajectoryPlotQuery>,
+) -> Result<Response, ApiError> {
+    trajectory_figure(state, id, query, ImageFormat::Svg).await
+}
+
+/// Draw a 2-D job's path over the contours of its objective as PNG.
+///
+/// The figure of `GET /v1/jobs/{id}/plots/trajectory.svg`, rasterized (760 × 720 pixels) for
+/// tools that take no SVG.
+#[utoipa::path(
+    get,
+    path = "/v1/jobs/{id}/plots/trajectory.png",
+    tag = "plots",
+    params(("id" = String, Path, description = "The job's id"), TrajectoryPlotQuery),
+    responses(
+        PngFigure,
+        TrajectoryPlotErrors
+    )
+)]
+pub async fn plot_trajectory_png(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiQuery(query): ApiQuery<TrajectoryPlotQuery>,
+) -> Result<Response, ApiError> {
+    trajectory_figure(state, id, query, ImageFormat::Png).await
+}
+
+async fn trajectory_figure(
+    state: AppState,
+    id: String,
+    query: TrajectoryPlotQuery,
+    format: ImageFormat,
 ) -> Result<Response, ApiError> {
     let max_points = bounded(
         "max_points",
@@ -348,7 +510,7 @@ pub async fn plot_trajectory(
     let (x_range, y_range) = plot_box(path.iter().chain(&minima));
     let title = title_of(&job, &spec);
     let mut objective = prepared.objective;
-    let svg = tokio::task::spawn_blocking(move || {
+    let bytes = tokio::task::spawn_blocking(move || {
         let grid = Grid::evaluate(x_range, y_range, grid_size, |x, y| objective.value(&[x, y]));
         let levels = contour_levels(&grid, level_count);
         let note = format!(
@@ -356,18 +518,22 @@ pub async fn plot_trajectory(
             levels.len(),
             path.len()
         );
-        render_trajectory(&TrajectoryChart {
+        let chart = TrajectoryChart {
             title: &title,
             note: Some(&note),
             grid: &grid,
             levels: &levels,
             path: &path,
             minima: &minima,
-        })
+        };
+        match format {
+            ImageFormat::Svg => render_trajectory(&chart).map(String::into_bytes),
+            ImageFormat::Png => render_trajectory_png(&chart),
+        }
     })
     .await
     .map_err(|e| ApiError::Internal(format!("drawing the trajectory panicked: {e}")))??;
-    Ok(svg_response(svg))
+    Ok(image_response(format, bytes))
 }
 
 /// The minimizers to mark: from the table for builtin functions, and the solution of Ax = b

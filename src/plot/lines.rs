@@ -10,7 +10,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::{format_tick, legend_text, PlotError, PALETTE};
+use super::{format_tick, png_of, svg_of, PlotError, PALETTE};
 
 /// One named curve of (x, y) points in x order.
 #[derive(Debug, Clone, PartialEq)]
@@ -78,6 +78,18 @@ pub fn moving_average(points: &[(f64, f64)], window: usize) -> Vec<(f64, f64)> {
 
 /// Draws the chart as an SVG document.
 pub fn render_lines(chart: &LineChart<'_>) -> Result<String, PlotError> {
+    svg_of(LINE_SIZE, |root| draw_lines(root, chart))
+}
+
+/// Draws the chart as a PNG image.
+pub fn render_lines_png(chart: &LineChart<'_>) -> Result<Vec<u8>, PlotError> {
+    png_of(LINE_SIZE, |root| draw_lines(root, chart))
+}
+
+fn draw_lines<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    chart: &LineChart<'_>,
+) -> Result<(), PlotError> {
     let drawable = |&(x, y): &(f64, f64)| {
         x.is_finite() && y.is_finite() && (chart.scale == Scale::Linear || y > 0.0)
     };
@@ -105,24 +117,17 @@ pub fn render_lines(chart: &LineChart<'_>) -> Result<String, PlotError> {
     });
     let (x_range, y_range) = bounds(raw.iter().flatten(), chart.scale);
 
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, LINE_SIZE).into_drawing_area();
-        root.fill(&WHITE).map_err(PlotError::from_drawing)?;
-        let body = draw_header(&root, chart.title, chart.note)?;
-        let curves = Curves {
-            chart,
-            raw: &raw,
-            smoothed: smoothed.as_deref(),
-            smooth,
-        };
-        match chart.scale {
-            Scale::Linear => curves.draw(&body, x_range, RangedCoordf64::from(y_range))?,
-            Scale::Log => curves.draw(&body, x_range, LogCoord::from(y_range.log_scale()))?,
-        }
-        root.present().map_err(PlotError::from_drawing)?;
+    let body = draw_header(root, chart.title, chart.note)?;
+    let curves = Curves {
+        chart,
+        raw: &raw,
+        smoothed: smoothed.as_deref(),
+        smooth,
+    };
+    match chart.scale {
+        Scale::Linear => curves.draw(&body, x_range, RangedCoordf64::from(y_range)),
+        Scale::Log => curves.draw(&body, x_range, LogCoord::from(y_range.log_scale())),
     }
-    Ok(svg)
 }
 
 /// The drawable points of a chart, prepared once for either y coordinate type.
@@ -134,9 +139,9 @@ struct Curves<'a> {
 }
 
 impl Curves<'_> {
-    fn draw<Y>(
+    fn draw<DB: DrawingBackend, Y>(
         &self,
-        area: &DrawingArea<SVGBackend<'_>, Shift>,
+        area: &DrawingArea<DB, Shift>,
         x: Range<f64>,
         y: Y,
     ) -> Result<(), PlotError>
@@ -193,7 +198,7 @@ impl Curves<'_> {
             };
             ctx.draw_series(LineSeries::new(line.iter().copied(), color.stroke_width(2)))
                 .map_err(PlotError::from_drawing)?
-                .label(legend_text(&label))
+                .label(label)
                 .legend(move |(x, y)| {
                     PathElement::new([(x, y), (x + 24, y)], color.stroke_width(2))
                 });
@@ -270,13 +275,14 @@ fn bounds<'a>(
     (x0..x1, y)
 }
 
-/// Fills the top strip of `root` with the title (and the note under it) and returns the area
-/// below it.
-pub(super) fn draw_header<'a>(
-    root: &DrawingArea<SVGBackend<'a>, Shift>,
+/// Paints the background, fills the top strip of `root` with the title (and the note under
+/// it) and returns the area below it.
+pub(super) fn draw_header<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
     title: &str,
     note: Option<&str>,
-) -> Result<DrawingArea<SVGBackend<'a>, Shift>, PlotError> {
+) -> Result<DrawingArea<DB, Shift>, PlotError> {
+    root.fill(&WHITE).map_err(PlotError::from_drawing)?;
     let (width, _) = root.dim_in_pixel();
     let height = if note.is_some() { 70 } else { 48 };
     let (header, body) = root.split_vertically(height);
@@ -360,6 +366,6 @@ mod tests {
         assert_eq!(svg.matches("stroke=\"#1F77B4\"").count(), 2);
         assert_eq!(svg.matches("stroke=\"#FF7F0E\"").count(), 2);
         assert!(svg.contains("two &lt;runs&gt; &amp; more"));
-        assert!(svg.contains("\nadam\u{a0}") && svg.contains("\nsgd\u{a0}"));
+        assert!(svg.contains("\nadam\n") && svg.contains("\nsgd\n"));
     }
 }

@@ -6,8 +6,13 @@ mod lines;
 mod trajectory;
 
 pub use contour::{contour_levels, contour_lines, Grid};
-pub use lines::{moving_average, render_lines, LineChart, Scale, Series};
-pub use trajectory::{render_trajectory, TrajectoryChart};
+pub use lines::{moving_average, render_lines, render_lines_png, LineChart, Scale, Series};
+pub use trajectory::{render_trajectory, render_trajectory_png, TrajectoryChart};
+
+use std::sync::Once;
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
 
 /// Rendering failed inside the drawing library (a bug, never the client's fault).
 #[derive(Debug, thiserror::Error)]
@@ -18,6 +23,61 @@ impl PlotError {
     fn from_drawing<E: std::fmt::Debug>(e: E) -> Self {
         PlotError(format!("{e:?}"))
     }
+}
+
+/// Registers the one font every figure uses, DejaVu Sans shipped inside the binary (by the
+/// `dejavu` crate): the PNG rasterizer needs glyphs, and SVG text is laid out with its metrics
+/// (viewers without DejaVu substitute a similar sans-serif).
+fn register_fonts() {
+    static FONTS: Once = Once::new();
+    FONTS.call_once(|| {
+        if plotters::style::register_font("sans-serif", FontStyle::Normal, dejavu::sans::regular())
+            .is_err()
+        {
+            tracing::error!("the embedded DejaVu Sans font could not be read");
+        }
+    });
+}
+
+/// Runs `draw` on an SVG canvas of `size` pixels and returns the document.
+fn svg_of(
+    size: (u32, u32),
+    draw: impl FnOnce(&DrawingArea<SVGBackend<'_>, Shift>) -> Result<(), PlotError>,
+) -> Result<String, PlotError> {
+    register_fonts();
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
+        draw(&root)?;
+        root.present().map_err(PlotError::from_drawing)?;
+    }
+    Ok(svg)
+}
+
+/// Runs `draw` on an RGB raster of `size` pixels and returns it encoded as PNG.
+fn png_of(
+    size: (u32, u32),
+    draw: impl FnOnce(&DrawingArea<BitMapBackend<'_>, Shift>) -> Result<(), PlotError>,
+) -> Result<Vec<u8>, PlotError> {
+    register_fonts();
+    let mut rgb = vec![255u8; (size.0 * size.1 * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut rgb, size).into_drawing_area();
+        draw(&root)?;
+        root.present().map_err(PlotError::from_drawing)?;
+    }
+    let mut out = Vec::new();
+    {
+        let mut encoder = png::Encoder::new(&mut out, size.0, size.1);
+        encoder.set_color(png::ColorType::Rgb);
+        encoder.set_depth(png::BitDepth::Eight);
+        let mut writer = encoder.write_header().map_err(PlotError::from_drawing)?;
+        writer
+            .write_image_data(&rgb)
+            .map_err(PlotError::from_drawing)?;
+        writer.finish().map_err(PlotError::from_drawing)?;
+    }
+    Ok(out)
 }
 
 /// The colours of successive series (Tableau 10), distinct in print and for most colour-blind
@@ -34,13 +94,6 @@ const PALETTE: [(u8, u8, u8); 10] = [
     (188, 189, 34),
     (23, 190, 207),
 ];
-
-/// A legend entry with room to spare: plotters sizes the legend box from a rough estimate
-/// of the text's width, which wide fonts (DejaVu Sans, the usual Linux sans-serif) overrun.
-/// No-break spaces survive SVG's whitespace collapsing.
-fn legend_text(text: &str) -> String {
-    format!("{text}\u{a0}\u{a0}\u{a0}")
-}
 
 /// Tick labels that stay short: plain decimals for moderate magnitudes, scientific notation
 /// for very large or very small ones.

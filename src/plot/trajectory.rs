@@ -1,11 +1,12 @@
 //! The path of a 2-D optimization over the contour lines of its objective.
 
 use plotters::coord::types::RangedCoordf64;
+use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::contour::{contour_lines, Grid};
 use super::lines::draw_header;
-use super::{format_tick, legend_text, PlotError};
+use super::{format_tick, png_of, svg_of, PlotError};
 
 /// Everything a trajectory plot shows.
 #[derive(Debug, Clone)]
@@ -50,14 +51,23 @@ fn contour_colour(t: f64) -> RGBColor {
 
 /// Draws the trajectory plot as an SVG document.
 pub fn render_trajectory(chart: &TrajectoryChart<'_>) -> Result<String, PlotError> {
+    svg_of(TRAJECTORY_SIZE, |root| draw_trajectory(root, chart))
+}
+
+/// Draws the trajectory plot as a PNG image.
+pub fn render_trajectory_png(chart: &TrajectoryChart<'_>) -> Result<Vec<u8>, PlotError> {
+    png_of(TRAJECTORY_SIZE, |root| draw_trajectory(root, chart))
+}
+
+fn draw_trajectory<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    chart: &TrajectoryChart<'_>,
+) -> Result<(), PlotError> {
     let grid = chart.grid;
     let (x0, x1) = (grid.xs[0], grid.xs[grid.xs.len() - 1]);
     let (y0, y1) = (grid.ys[0], grid.ys[grid.ys.len() - 1]);
-    let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, TRAJECTORY_SIZE).into_drawing_area();
-        root.fill(&WHITE).map_err(PlotError::from_drawing)?;
-        let body = draw_header(&root, chart.title, chart.note)?;
+        let body = draw_header(root, chart.title, chart.note)?;
         let mut ctx = ChartBuilder::on(&body)
             .margin(18)
             .margin_top(6)
@@ -91,11 +101,9 @@ pub fn render_trajectory(chart: &TrajectoryChart<'_>) -> Result<String, PlotErro
                 )
                 .map_err(PlotError::from_drawing)?;
             if k == chart.levels.len() / 2 {
-                drawn
-                    .label(legend_text("contours of f"))
-                    .legend(move |(x, y)| {
-                        PathElement::new([(x, y), (x + 24, y)], colour.stroke_width(1))
-                    });
+                drawn.label("contours of f").legend(move |(x, y)| {
+                    PathElement::new([(x, y), (x + 24, y)], colour.stroke_width(1))
+                });
             }
         }
 
@@ -105,21 +113,21 @@ pub fn render_trajectory(chart: &TrajectoryChart<'_>) -> Result<String, PlotErro
                 PATH.stroke_width(2),
             ))
             .map_err(PlotError::from_drawing)?
-            .label(legend_text("path"))
+            .label("path")
             .legend(|(x, y)| PathElement::new([(x, y), (x + 24, y)], PATH.stroke_width(2)));
             ctx.draw_series([
                 Circle::new(start, 7, START.filled()),
                 Circle::new(start, 7, BLACK.stroke_width(1)),
             ])
             .map_err(PlotError::from_drawing)?
-            .label(legend_text("start"))
+            .label("start")
             .legend(|(x, y)| Circle::new((x + 12, y), 5, START.filled()));
             ctx.draw_series([
                 Circle::new(end, 7, WHITE.filled()),
                 Circle::new(end, 7, PATH.stroke_width(3)),
             ])
             .map_err(PlotError::from_drawing)?
-            .label(legend_text("end"))
+            .label("end")
             .legend(|(x, y)| Circle::new((x + 12, y), 5, PATH.stroke_width(3)));
         }
         if !chart.minima.is_empty() {
@@ -130,7 +138,7 @@ pub fn render_trajectory(chart: &TrajectoryChart<'_>) -> Result<String, PlotErro
                     .map(|&m| Cross::new(m, 7, BLACK.stroke_width(3))),
             )
             .map_err(PlotError::from_drawing)?
-            .label(legend_text("known minimum"))
+            .label("known minimum")
             .legend(|(x, y)| Cross::new((x + 12, y), 5, BLACK.stroke_width(3)));
         }
         ctx.configure_series_labels()
@@ -140,9 +148,8 @@ pub fn render_trajectory(chart: &TrajectoryChart<'_>) -> Result<String, PlotErro
             .border_style(BLACK.mix(0.3))
             .draw()
             .map_err(PlotError::from_drawing)?;
-        root.present().map_err(PlotError::from_drawing)?;
     }
-    Ok(svg)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -160,15 +167,17 @@ mod tests {
                 (1.5 * s, -s)
             })
             .collect();
-        let svg = render_trajectory(&TrajectoryChart {
+        let chart = TrajectoryChart {
             title: "sphere · sgd",
             note: Some("contours log-spaced"),
             grid: &grid,
             levels: &levels,
             path: &path,
             minima: &[(0.0, 0.0)],
-        })
-        .unwrap();
+        };
+        let svg = render_trajectory(&chart).unwrap();
+        let png = render_trajectory_png(&chart).unwrap();
+        assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"));
         assert!(svg.starts_with("<svg"));
         assert!(
             svg.matches("<polyline").count() > 12,
@@ -177,10 +186,10 @@ mod tests {
         assert!(svg.matches("<circle").count() >= 4, "start and end markers");
         for label in [
             "sphere · sgd",
-            "\nstart\u{a0}",
-            "\nend\u{a0}",
-            "\nknown minimum\u{a0}",
-            "\npath\u{a0}",
+            "\nstart\n",
+            "\nend\n",
+            "\nknown minimum\n",
+            "\npath\n",
         ] {
             assert!(svg.contains(label), "{label} missing");
         }

@@ -28,6 +28,22 @@ async fn get_svg(app: &TestApp, path: &str) -> String {
     svg
 }
 
+/// GETs a figure as PNG, checks the content type and decodes it, returning its size.
+async fn get_png(app: &TestApp, path: &str, example: &str) -> (u32, u32) {
+    let response = app.get(path).await;
+    assert_eq!(response.status(), StatusCode::OK, "GET {path}");
+    assert_eq!(
+        response.headers()["content-type"].to_str().unwrap(),
+        "image/png"
+    );
+    let bytes = response.bytes().await.unwrap();
+    std::fs::write(examples_dir().join(example), &bytes).unwrap();
+    let decoder = png::Decoder::new(std::io::Cursor::new(bytes.to_vec()));
+    let reader = decoder.read_info().expect("a PNG image");
+    let info = reader.info();
+    (info.width, info.height)
+}
+
 /// The trimmed text of every `<text>` element.
 fn texts(svg: &str) -> Vec<String> {
     let doc = roxmltree::Document::parse(svg).unwrap();
@@ -104,6 +120,15 @@ async fn the_loss_curve_is_an_svg_on_a_log_axis_titled_with_the_problem_and_opti
     .await;
     std::fs::write(examples_dir().join("grad-norm-linear.svg"), &svg).unwrap();
     assert!(texts(&svg).contains(&"gradient norm ‖∇f(x)‖".to_string()));
+
+    // The same figure as PNG.
+    let size = get_png(
+        &app,
+        &format!("/v1/jobs/{id}/plots/loss.png?smooth=25"),
+        "loss.png",
+    )
+    .await;
+    assert_eq!(size, (900, 540));
     app.stop().await;
 }
 
@@ -179,6 +204,14 @@ async fn the_rosenbrock_trajectory_has_contours_the_path_its_ends_and_the_minimu
     )
     .await;
     assert!(small.len() < svg.len());
+
+    let size = get_png(
+        &app,
+        &format!("/v1/jobs/{id}/plots/trajectory.png"),
+        "trajectory-rosenbrock.png",
+    )
+    .await;
+    assert_eq!(size, (760, 720));
     app.stop().await;
 }
 
@@ -201,6 +234,10 @@ async fn a_trajectory_of_a_three_dimensional_job_is_refused_with_422() {
     let problem = assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY).await;
     assert_eq!(problem["errors"][0]["field"], "initial");
     assert!(problem["detail"].as_str().unwrap().contains("has 3"));
+    let response = app
+        .get(&format!("/v1/jobs/{id}/plots/trajectory.png"))
+        .await;
+    assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY).await;
     // Its loss curve is fine.
     get_svg(&app, &format!("/v1/jobs/{id}/plots/loss.svg")).await;
     app.stop().await;
@@ -211,7 +248,9 @@ async fn plots_of_an_unknown_job_are_404_and_bad_parameters_400() {
     let app = TestApp::spawn().await;
     for path in [
         "/v1/jobs/nope/plots/loss.svg",
+        "/v1/jobs/nope/plots/loss.png",
         "/v1/jobs/nope/plots/trajectory.svg",
+        "/v1/jobs/nope/plots/trajectory.png",
     ] {
         let problem = assert_problem(app.get(path).await, StatusCode::NOT_FOUND).await;
         assert!(problem["detail"].as_str().unwrap().contains("nope"));
