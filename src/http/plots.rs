@@ -383,8 +383,9 @@ async fn loss_figure(
         (None, false) | (Some(PlotScale::Linear), _) => Scale::Linear,
     };
     if non_finite > 0 {
+        let plural = if non_finite == 1 { "" } else { "s" };
         notes.push(format!(
-            "{non_finite} plotted steps with a NaN or infinite {} left out",
+            "{non_finite} plotted step{plural} with a NaN or infinite {} left out",
             metric.name()
         ));
     }

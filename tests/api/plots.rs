@@ -314,3 +314,29 @@ async fn plots_of_a_job_that_has_not_run_yet_are_a_conflict() {
     assert!(response.status().is_success());
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_diverged_run_is_plotted_without_its_non_finite_steps_and_says_how_many() {
+    let app = TestApp::spawn().await;
+    let job = app
+        .submit(&json!({
+            "problem": {"kind": "builtin", "name": "rosenbrock"},
+            "initial": [-1.5, 2.0],
+            "optimizer": {"name": "sgd", "lr": 0.1},
+            "stop": {"max_steps": 1000}
+        }))
+        .await;
+    let id = job["id"].as_str().unwrap();
+    let done = app.wait_finished(id, Duration::from_secs(60)).await;
+    assert_eq!(done["stop_reason"], "diverged", "{done}");
+    let svg = get_svg(&app, &format!("/v1/jobs/{id}/plots/loss.svg")).await;
+    std::fs::write(examples_dir().join("loss-diverged.svg"), &svg).unwrap();
+    let labels = texts(&svg);
+    assert!(
+        labels
+            .iter()
+            .any(|t| t.contains("NaN or infinite loss left out")),
+        "{labels:?}"
+    );
+    app.stop().await;
+}
