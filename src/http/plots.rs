@@ -15,7 +15,7 @@ use utoipa::{IntoParams, IntoResponses, ToSchema};
 
 use saddle_numeric::problem::ProblemConfig;
 
-use super::jobs::find_job;
+use super::jobs::{find_job, stored_json};
 use super::thin::thinned_steps;
 use super::{ApiQuery, AppState};
 use crate::error::ApiError;
@@ -137,7 +137,7 @@ fn bounded(
 }
 
 fn stored_spec(job: &JobRow) -> Result<JobSpec, ApiError> {
-    serde_json::from_str(&job.spec).map_err(|e| ApiError::Internal(format!("stored spec: {e}")))
+    stored_json(&job.spec, "spec")
 }
 
 /// The heading of a job's figures: its name, or problem · optimizer (lr).
@@ -273,7 +273,7 @@ impl IntoResponses for TrajectoryPlotErrors {
             (404, "No such job", not_found_example()),
             (
                 409,
-                "The job has no recorded steps yet, or its history has no params",
+                "The job has no recorded steps yet, its history has no params, or its objective cannot be rebuilt",
                 json!({"type": "urn:saddle:problem:conflict", "title": "The resource's state does not allow this", "status": 409,
                     "detail": "job `0b7f2a9e-5d0c-4a8e-9a57-2f1f6c3b8d11` was recorded without params; a trajectory needs them: submit it again with \"record\": {\"params\": true}"}),
             ),
@@ -479,13 +479,19 @@ async fn trajectory_figure(
     let level_count = bounded("levels", query.levels, 2..=60, 20)? as usize;
     let job = find_job(&state, &id).await?;
     let spec = stored_spec(&job)?;
-    let limits = state.runner.limits();
-    let prepare_spec = spec.clone();
-    let prepared = tokio::task::spawn_blocking(move || prepare_spec.prepare(limits))
+    // Only the objective is rebuilt: the job's other settings were checked at submission
+    // against limits the server may since have changed.
+    let (problem, initial) = (spec.problem.clone(), spec.initial.clone());
+    let (objective, x0) = tokio::task::spawn_blocking(move || problem.build(&initial))
         .await
         .map_err(|e| ApiError::Internal(format!("rebuilding the objective panicked: {e}")))?
-        .map_err(|e| ApiError::Internal(format!("a stored spec no longer prepares: {e}")))?;
-    let dim = prepared.x0.len();
+        .map_err(|e| {
+            ApiError::Conflict(format!(
+                "the objective of job `{id}` cannot be rebuilt ({}: {}), so its contours cannot be drawn; GET /v1/jobs/{id}/plots/loss.svg still works",
+                e.field, e.message
+            ))
+        })?;
+    let dim = x0.len();
     if dim != 2 {
         return Err(ApiError::invalid(
             "initial",
@@ -510,7 +516,7 @@ async fn trajectory_figure(
     let minima = known_minima(&spec.problem);
     let (x_range, y_range) = plot_box(path.iter().chain(&minima));
     let title = title_of(&job, &spec);
-    let mut objective = prepared.objective;
+    let mut objective = objective;
     let bytes = tokio::task::spawn_blocking(move || {
         let grid = Grid::evaluate(x_range, y_range, grid_size, |x, y| objective.value(&[x, y]));
         let levels = contour_levels(&grid, level_count);
