@@ -1,13 +1,15 @@
 //! saddle: optimization as a service.
 //!
 //! Layers point one way: [`http`] → [`jobs`] → {[`store`], `saddle_numeric`}. The numeric core
-//! lives in its own crate and knows nothing of HTTP or SQL.
+//! lives in its own crate and knows nothing of HTTP or SQL; [`plot`] turns numbers into SVG
+//! and knows nothing of either.
 
 pub mod config;
 pub mod error;
 pub mod float;
 pub mod http;
 pub mod jobs;
+pub mod plot;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

@@ -122,7 +122,11 @@ pub struct JobResponse {
     pub continued_from: Option<String>,
 }
 
-fn stored_json<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T, ApiError> {
+/// Decodes a JSON column; a failure is the server's fault (it wrote the value).
+pub(super) fn stored_json<T: serde::de::DeserializeOwned>(
+    text: &str,
+    what: &str,
+) -> Result<T, ApiError> {
     serde_json::from_str(text).map_err(|e| ApiError::Internal(format!("stored {what}: {e}")))
 }
 

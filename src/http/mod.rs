@@ -7,8 +7,10 @@ mod extract;
 mod health;
 mod jobs;
 mod page_token;
+mod plots;
 mod predict;
 mod steps;
+mod thin;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
@@ -53,6 +55,7 @@ pub struct AppState {
     ),
     tags(
         (name = "jobs", description = "Optimization runs and their step histories"),
+        (name = "plots", description = "Figures of a job drawn by the server, as SVG or PNG"),
         (name = "catalogue", description = "The optimizers, schedules and functions a job can use"),
         (name = "datasets", description = "Data for model problems: uploads, synthetic sets, statistics"),
         (name = "service", description = "Health and metadata")
@@ -69,6 +72,10 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(jobs::continue_job))
         .routes(routes!(steps::list_steps))
         .routes(routes!(events::stream_events))
+        .routes(routes!(plots::plot_loss))
+        .routes(routes!(plots::plot_loss_png))
+        .routes(routes!(plots::plot_trajectory))
+        .routes(routes!(plots::plot_trajectory_png))
         .routes(routes!(catalogue::list_optimizers))
         .routes(routes!(catalogue::get_optimizer))
         .routes(routes!(catalogue::list_schedules))

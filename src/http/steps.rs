@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::jobs::find_job;
+use super::thin::thinned_steps;
 use super::{ApiQuery, AppState};
 use crate::error::{ApiError, Problem};
 use crate::float::{floats, Float};
@@ -280,19 +281,8 @@ pub async fn list_steps(
                 format!("must be between 2 and {MAX_STEP_PAGE}, got {max_points}"),
             ));
         }
-        let total = state.store.count_steps(job.seq, after).await?;
-        let rows = if total <= max_points {
-            state
-                .store
-                .list_steps(job.seq, after, total.max(1), fields.params)
-                .await?
-        } else {
-            let ranks = even_ranks(total, max_points);
-            state
-                .store
-                .list_steps_at_ranks(job.seq, after, &ranks, fields.params)
-                .await?
-        };
+        let (rows, _) =
+            thinned_steps(&state.store, job.seq, after, max_points, fields.params).await?;
         return Ok(render_all(format, fields, rows, None));
     }
 
@@ -321,16 +311,6 @@ pub async fn list_steps(
             &job.job_id,
         )),
     }
-}
-
-/// `count` ranks spread evenly over 0..total, always including 0 and total−1.
-fn even_ranks(total: i64, count: i64) -> Vec<i64> {
-    let span = (total - 1) as f64;
-    let mut ranks: Vec<i64> = (0..count)
-        .map(|j| ((j as f64) * span / ((count - 1) as f64)).round() as i64)
-        .collect();
-    ranks.dedup();
-    ranks
 }
 
 fn render_all(
@@ -543,18 +523,4 @@ fn ndjson_row(out: &mut String, fields: Fields, row: StepRow) {
     let view = fields.view(row);
     out.push_str(&serde_json::to_string(&view).expect("a step serializes"));
     out.push('\n');
-}
-
-#[cfg(test)]
-mod tests {
-    use super::even_ranks;
-
-    #[test]
-    fn even_ranks_keep_the_first_and_the_last_and_are_evenly_spaced() {
-        assert_eq!(even_ranks(11, 3), vec![0, 5, 10]);
-        let r = even_ranks(20_001, 100);
-        assert_eq!(r.len(), 100);
-        assert_eq!(r[0], 0);
-        assert_eq!(*r.last().unwrap(), 20_000);
-    }
 }

@@ -9,5 +9,6 @@ mod events;
 mod helpers;
 mod jobs;
 mod openapi;
+mod plots;
 mod reference;
 mod steps;
