@@ -10,6 +10,7 @@ mod page_token;
 mod plots;
 mod predict;
 mod steps;
+mod sweeps;
 mod thin;
 
 use axum::extract::DefaultBodyLimit;
@@ -56,6 +57,7 @@ pub struct AppState {
     tags(
         (name = "jobs", description = "Optimization runs and their step histories"),
         (name = "plots", description = "Figures of a job drawn by the server, as SVG or PNG"),
+        (name = "sweeps", description = "Races of optimizers on one problem, with leaderboards"),
         (name = "catalogue", description = "The optimizers, schedules and functions a job can use"),
         (name = "datasets", description = "Data for model problems: uploads, synthetic sets, statistics"),
         (name = "service", description = "Health and metadata")
@@ -84,6 +86,10 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(datasets::create_dataset, datasets::list_datasets))
         .routes(routes!(datasets::generate_dataset))
         .routes(routes!(datasets::get_dataset, datasets::delete_dataset))
+        .routes(routes!(sweeps::create_sweep, sweeps::list_sweeps))
+        .routes(routes!(sweeps::get_sweep))
+        .routes(routes!(sweeps::cancel_sweep))
+        .routes(routes!(sweeps::plot_sweep_loss))
         .routes(routes!(health::healthz))
 }
 

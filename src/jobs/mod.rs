@@ -8,6 +8,7 @@ mod recorder;
 mod result;
 mod runner;
 mod spec;
+mod sweep;
 
 pub use analysis::KnownMinimumReport;
 pub use continuation::ContinueJobRequest;
@@ -15,6 +16,7 @@ pub use dataset::{load_dataset, save_dataset, ClassCount, ColumnStats, DatasetSt
 pub use result::{JobError, JobResult, MetricsReport};
 pub use runner::JobRunner;
 pub use spec::{JobLimits, JobSpec, PreparedJob, RecordConfig};
+pub use sweep::{SweepRequest, MAX_SWEEP_JOBS};
 
 use saddle_numeric::InvalidConfig;
 

@@ -220,6 +220,21 @@ impl Store {
         job_from_row(&row)
     }
 
+    /// Jobs matching a one-parameter condition on the `job` table, in submission order.
+    pub(super) async fn jobs_where(
+        &self,
+        condition: &str,
+        value: &str,
+    ) -> Result<Vec<JobRow>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {JOB_COLUMNS} FROM job WHERE {condition} ORDER BY job_seq"
+        ))
+        .bind(value)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(job_from_row).collect()
+    }
+
     /// Lists jobs newest first; returns up to `limit + 1` rows so the caller can tell whether
     /// another page follows.
     pub async fn list_jobs(&self, filter: &JobFilter) -> Result<Vec<JobRow>, StoreError> {

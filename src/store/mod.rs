@@ -7,6 +7,7 @@
 mod dataset;
 mod job;
 mod step;
+mod sweep;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -17,6 +18,7 @@ use sqlx::SqlitePool;
 pub use dataset::{DatasetRow, DatasetValues, NewDataset};
 pub use job::{JobEnding, JobFilter, JobRow, JobStatus, NewJob};
 pub use step::{StepBatch, StepRow};
+pub use sweep::SweepRow;
 
 /// Failures of the storage layer.
 #[derive(Debug, thiserror::Error)]

@@ -12,3 +12,4 @@ mod openapi;
 mod plots;
 mod reference;
 mod steps;
+mod sweeps;

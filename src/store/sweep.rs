@@ -1,0 +1,122 @@
+//! The `sweep` table and the jobs that belong to a sweep.
+
+use sqlx::sqlite::SqliteRow;
+use sqlx::Row;
+
+use super::{now, JobRow, Store, StoreError};
+
+/// A sweep as stored.
+#[derive(Debug, Clone)]
+pub struct SweepRow {
+    /// Creation order; internal key.
+    pub seq: i64,
+    /// Public id.
+    pub sweep_id: String,
+    /// Optional name.
+    pub name: Option<String>,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// The request, as JSON.
+    pub spec: String,
+    /// Creation time.
+    pub created_at: String,
+}
+
+fn sweep_from_row(row: &SqliteRow) -> Result<SweepRow, StoreError> {
+    let tags: String = row.try_get("tags")?;
+    Ok(SweepRow {
+        seq: row.try_get("sweep_seq")?,
+        sweep_id: row.try_get("sweep_id")?,
+        name: row.try_get("name")?,
+        tags: serde_json::from_str(&tags).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        spec: row.try_get("spec")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+const SWEEP_COLUMNS: &str = "sweep_seq, sweep_id, name, tags, spec, created_at";
+
+impl Store {
+    /// Stores a new sweep (its jobs are submitted separately and linked with
+    /// [`Store::link_job_to_sweep`]).
+    pub async fn insert_sweep(
+        &self,
+        sweep_id: &str,
+        name: Option<&str>,
+        tags: &[String],
+        spec: &str,
+    ) -> Result<SweepRow, StoreError> {
+        let tags = serde_json::to_string(tags).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let row = sqlx::query(&format!(
+            "INSERT INTO sweep (sweep_id, name, tags, spec, created_at) VALUES (?, ?, ?, ?, ?) \
+             RETURNING {SWEEP_COLUMNS}"
+        ))
+        .bind(sweep_id)
+        .bind(name)
+        .bind(tags)
+        .bind(spec)
+        .bind(now())
+        .fetch_one(&self.pool)
+        .await?;
+        sweep_from_row(&row)
+    }
+
+    /// Marks a job as part of a sweep.
+    pub async fn link_job_to_sweep(&self, job_seq: i64, sweep_id: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE job SET sweep_id = ? WHERE job_seq = ?")
+            .bind(sweep_id)
+            .bind(job_seq)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Reads one sweep by its public id.
+    pub async fn get_sweep(&self, sweep_id: &str) -> Result<SweepRow, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {SWEEP_COLUMNS} FROM sweep WHERE sweep_id = ?"
+        ))
+        .bind(sweep_id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("no sweep with id `{sweep_id}`")))?;
+        sweep_from_row(&row)
+    }
+
+    /// Lists sweeps newest first, `limit + 1` rows from before `before_seq`.
+    pub async fn list_sweeps(
+        &self,
+        before_seq: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<SweepRow>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {SWEEP_COLUMNS} FROM sweep WHERE (?1 IS NULL OR sweep_seq < ?1) \
+             ORDER BY sweep_seq DESC LIMIT ?2"
+        ))
+        .bind(before_seq)
+        .bind(limit + 1)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(sweep_from_row).collect()
+    }
+
+    /// The jobs of a sweep, in submission order.
+    pub async fn sweep_jobs(&self, sweep_id: &str) -> Result<Vec<JobRow>, StoreError> {
+        self.jobs_where("sweep_id = ?", sweep_id).await
+    }
+
+    /// The first step whose loss is at or below `target`, if the job reached it.
+    pub async fn first_step_at_or_below(
+        &self,
+        job_seq: i64,
+        target: f64,
+    ) -> Result<Option<i64>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT MIN(step) FROM step WHERE job_seq = ? AND loss <= ?")
+                .bind(job_seq)
+                .bind(target)
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+}
