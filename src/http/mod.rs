@@ -90,6 +90,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(sweeps::get_sweep))
         .routes(routes!(sweeps::cancel_sweep))
         .routes(routes!(sweeps::plot_sweep_loss))
+        .routes(routes!(sweeps::plot_sweep_loss_png))
         .routes(routes!(health::healthz))
 }
 

@@ -16,7 +16,7 @@ use super::{ApiJson, ApiQuery, AppState};
 use crate::error::{ApiError, Problem};
 use crate::float::Float;
 use crate::jobs::{JobResult, JobsError, SweepRequest};
-use crate::plot::{render_lines, LineChart, Scale, Series};
+use crate::plot::{render_lines, render_lines_png, LineChart, Scale, Series};
 use crate::store::{JobRow, SweepRow};
 
 /// One job of a sweep, as a leaderboard row.
@@ -423,6 +423,38 @@ pub async fn plot_sweep_loss(
     Path(id): Path<String>,
     ApiQuery(query): ApiQuery<SweepPlotQuery>,
 ) -> Result<Response, ApiError> {
+    sweep_figure(state, id, query, false).await
+}
+
+/// Draw every job's loss curve of a sweep in one PNG figure (900 × 540), with a legend.
+#[utoipa::path(
+    get,
+    path = "/v1/sweeps/{id}/plots/loss.png",
+    tag = "sweeps",
+    params(("id" = String, Path, description = "The sweep's id"), SweepPlotQuery),
+    responses(
+        (status = 200, description = "The figure", content_type = "image/png", body = Vec<u8>),
+        (status = 400, description = "A parameter is not valid", body = Problem, content_type = "application/problem+json",
+         example = json!({"type": "urn:saddle:problem:bad-parameter", "title": "A parameter of the request is not valid", "status": 400,
+                          "detail": "scale: use log or linear", "errors": [{"field": "scale", "message": "use log or linear"}]})),
+        (status = 404, description = "No such sweep", body = Problem, content_type = "application/problem+json",
+         example = json!({"type": "urn:saddle:problem:not-found", "title": "No such resource", "status": 404, "detail": NOT_FOUND_EXAMPLE}))
+    )
+)]
+pub async fn plot_sweep_loss_png(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiQuery(query): ApiQuery<SweepPlotQuery>,
+) -> Result<Response, ApiError> {
+    sweep_figure(state, id, query, true).await
+}
+
+async fn sweep_figure(
+    state: AppState,
+    id: String,
+    query: SweepPlotQuery,
+    png: bool,
+) -> Result<Response, ApiError> {
     let max_points = match query.max_points {
         None => 500,
         Some(p) if (2..=5000).contains(&p) => p,
@@ -460,8 +492,8 @@ pub async fn plot_sweep_loss(
         .name
         .clone()
         .unwrap_or_else(|| format!("sweep {}", sweep.sweep_id));
-    let svg = tokio::task::spawn_blocking(move || {
-        render_lines(&LineChart {
+    let bytes = tokio::task::spawn_blocking(move || {
+        let chart = LineChart {
             title: &title,
             note: None,
             x_label: "step",
@@ -469,9 +501,15 @@ pub async fn plot_sweep_loss(
             scale,
             smooth: None,
             series: &series,
-        })
+        };
+        if png {
+            render_lines_png(&chart)
+        } else {
+            render_lines(&chart).map(String::into_bytes)
+        }
     })
     .await
     .map_err(|e| ApiError::Internal(format!("drawing the sweep panicked: {e}")))??;
-    Ok(([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response())
+    let content_type = if png { "image/png" } else { "image/svg+xml" };
+    Ok(([(header::CONTENT_TYPE, content_type)], bytes).into_response())
 }

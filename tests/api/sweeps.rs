@@ -120,6 +120,9 @@ async fn eight_optimizers_race_on_rosenbrock_and_on_a_saddle_with_leaderboards_a
             .collect();
         assert!(steps.windows(2).all(|w| w[0] <= w[1]));
 
+        let png = app.get(&format!("/v1/sweeps/{id}/plots/loss.png")).await;
+        assert_eq!(png.headers()["content-type"], "image/png");
+        assert!(png.bytes().await.unwrap().starts_with(b"\x89PNG"));
         let plot = app.get(&format!("/v1/sweeps/{id}/plots/loss.svg")).await;
         assert_eq!(plot.status(), StatusCode::OK);
         assert_eq!(plot.headers()["content-type"], "image/svg+xml");
