@@ -48,7 +48,7 @@ pub struct EvaluateRequest {
     "point": [-1.5, 2.0],
     "value": 12.5,
     "gradient": [-155.0, -50.0],
-    "gradient_norm": 162.86497474902585,
+    "gradient_norm": 162.8649747490233,
     "hessian": [[1902.0, 600.0], [600.0, 200.0]]
 }))]
 pub struct EvaluateResponse {
