@@ -214,6 +214,21 @@ async fn evaluate_gives_the_hand_computed_value_gradient_and_hessian() {
     assert_eq!(saddle["gradient"], json!([2.0, -4.0]));
     assert_eq!(saddle["hessian"], json!([[2.0, 0.0], [0.0, -2.0]]));
 
+    // The full Hessian is for small n only.
+    let error = field_error(
+        app.post_json(
+            "/v1/evaluate",
+            &json!({"problem": {"kind": "builtin", "name": "sphere"}, "point": vec![1.0; 300], "hessian": true}),
+        )
+        .await,
+        "hessian",
+    )
+    .await;
+    assert!(
+        error["message"].as_str().unwrap().contains("256"),
+        "{error}"
+    );
+
     // Errors about the point name `point`.
     let error = field_error(
         app.post_json(
