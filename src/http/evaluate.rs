@@ -2,6 +2,8 @@
 //! `POST /v1/landscape` (the objective on a grid over a 2-D slice, for contour plots): no job,
 //! the work runs on the blocking pool and is bounded by the server's limits.
 
+use std::cell::RefCell;
+
 use axum::extract::State;
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -178,13 +180,15 @@ fn build(
             }
         }
         ProblemConfig::Model(m) => {
-            let rows = match (&dataset, m.inline_dataset()?) {
+            let rows = match (&dataset, &m.data) {
                 (Some(d), _) => d.rows(),
-                (None, Some(d)) => d.rows(),
+                (None, Some(inline)) => inline.features.len(),
                 (None, None) => 1,
             };
+            // The resolver hands the loaded dataset over without copying it.
+            let dataset = RefCell::new(dataset);
             let (objective, x) = problem
-                .build_full(point, &|_| dataset.clone(), &limits.expr)
+                .build_full(point, &|_| dataset.borrow_mut().take(), &limits.expr)
                 .map_err(as_point)?;
             Built {
                 cost: rows.max(1).saturating_mul(x.len().max(1)),
@@ -299,18 +303,6 @@ pub async fn evaluate_problem(
     }))
 }
 
-/// The default start when the request gives no point.
-fn default_point(problem: &ProblemConfig) -> Result<Option<Initial>, InvalidConfig> {
-    match problem {
-        ProblemConfig::Builtin(b) => Ok(Some(Initial::Vector(b.default_initial()?))),
-        ProblemConfig::Expression(_) => Ok(None),
-        ProblemConfig::Model(_) => Err(InvalidConfig::new(
-            "point",
-            "required for model problems: the parameters the slice passes through",
-        )),
-    }
-}
-
 /// The objective on a grid over two coordinates (the others fixed), for contour plots.
 #[utoipa::path(
     post,
@@ -346,17 +338,14 @@ pub async fn create_landscape(
                 ),
             ));
         }
-        let point = match request.point {
-            Some(point) => Some(point),
-            None => default_point(&request.problem)?,
-        };
-        let mut built = match &point {
-            Some(point) => build(&request.problem, point, dataset, &limits)?,
-            None => {
-                // An expression without a point: learn the layout, then hold at the origin.
-                let ProblemConfig::Expression(e) = &request.problem else {
-                    unreachable!("default_point gives every other kind a point");
-                };
+        let mut built = match (&request.point, &request.problem) {
+            (Some(point), problem) => build(problem, point, dataset, &limits)?,
+            (None, ProblemConfig::Builtin(b)) => {
+                let start = Initial::Vector(b.default_initial()?);
+                build(&request.problem, &start, None, &limits)?
+            }
+            (None, ProblemConfig::Expression(e)) => {
+                // No point: learn the layout, then hold the other coordinates at the origin.
                 let compiled = e.compile_with_limits(&limits.expr)?;
                 check_params(compiled.dim(), &limits)?;
                 Built {
@@ -365,6 +354,12 @@ pub async fn create_landscape(
                     variables: compiled.variables().to_vec(),
                     objective: Box::new(compiled.objective()),
                 }
+            }
+            (None, ProblemConfig::Model(_)) => {
+                return Err(InvalidConfig::new(
+                    "point",
+                    "required for model problems: the parameters the slice passes through",
+                ))
             }
         };
         let work = (nx * ny).saturating_mul(built.cost);

@@ -534,3 +534,43 @@ async fn leaving_the_domain_fails_the_job_as_diverged_at_that_step_with_its_hist
     assert_eq!(steps.last().unwrap()["loss"], "NaN");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn model_problems_are_evaluated_and_sliced_at_a_given_parameter_vector() {
+    let app = TestApp::spawn().await;
+    let problem = json!({"kind": "model", "model": {"type": "linear"}, "loss": "mse",
+                         "data": {"features": [[1.0], [2.0]], "targets": [2.0, 4.0]}});
+    let e: Value = app
+        .post_json(
+            "/v1/evaluate",
+            &json!({"problem": problem, "point": [0.0, 0.0]}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    // At w = b = 0 the mean squared error is (2² + 4²)/2 = 10.
+    assert!(close(num(&e["value"]), 10.0), "{e}");
+    assert_eq!(e["variables"], json!([]));
+    field_error(
+        app.post_json(
+            "/v1/landscape",
+            &json!({"problem": problem, "x_range": [-1, 1], "y_range": [-1, 1]}),
+        )
+        .await,
+        "point",
+    )
+    .await;
+    let l: Value = app
+        .post_json(
+            "/v1/landscape",
+            &json!({"problem": problem, "point": [0.0, 0.0], "x_range": [-1, 1], "y_range": [-1, 1],
+                    "resolution": [3, 3]}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(close(num(&l["values"][1][1]), 10.0), "{l}");
+    app.stop().await;
+}
