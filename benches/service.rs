@@ -18,6 +18,7 @@ use saddle::jobs::{JobLimits, JobRunner, JobSpec};
 use saddle::store::Store;
 use saddle_numeric::builtin::Rosenbrock;
 use saddle_numeric::executor::StepRecord;
+use saddle_numeric::expr::ExprLimits;
 use saddle_numeric::optim::AdamConfig;
 use saddle_numeric::schedule::Constant;
 use saddle_numeric::{Executor, OptimizerConfig, StopRule};
@@ -25,6 +26,11 @@ use saddle_numeric::{Executor, OptimizerConfig, StopRule};
 const LIMITS: JobLimits = JobLimits {
     max_steps: 100_000_000,
     max_params: 10_000_000,
+    expr: ExprLimits {
+        max_length: 100_000,
+        max_depth: 256,
+        max_tape: 1_000_000,
+    },
 };
 
 fn adam_job(steps: u64, record_every: u64) -> JobSpec {

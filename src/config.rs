@@ -2,8 +2,10 @@
 
 use std::net::SocketAddr;
 
+use clap::builder::TypedValueParser;
 use clap::{Args, Parser, Subcommand};
 use saddle_numeric::data::CsvLimits;
+use saddle_numeric::expr::ExprLimits;
 
 /// saddle: optimization jobs over HTTP, every step recorded.
 #[derive(Debug, Parser)]
@@ -78,6 +80,20 @@ pub struct ServeConfig {
     #[arg(long, env = "SADDLE_MAX_DATASET_BYTES", default_value_t = 64 * 1024 * 1024)]
     pub max_dataset_bytes: u64,
 
+    /// The longest expression (problem kind `expression`), in bytes.
+    #[arg(long, env = "SADDLE_MAX_EXPRESSION_BYTES", default_value_t = 100_000)]
+    pub max_expression_bytes: usize,
+
+    /// The deepest nesting of parentheses, calls and unary operators in an expression
+    /// (at most 4096: each level costs parser stack).
+    #[arg(long, env = "SADDLE_MAX_EXPRESSION_DEPTH", default_value_t = 256,
+          value_parser = clap::value_parser!(u16).range(1..=4096).map(usize::from))]
+    pub max_expression_depth: usize,
+
+    /// The most instructions a compiled expression may have after unrolling `sum`/`prod`.
+    #[arg(long, env = "SADDLE_MAX_TAPE", default_value_t = 1_000_000)]
+    pub max_tape: usize,
+
     /// Seconds to wait for running jobs to stop on shutdown.
     #[arg(long, env = "SADDLE_SHUTDOWN_SECONDS", default_value_t = 10)]
     pub shutdown_seconds: u64,
@@ -90,6 +106,15 @@ impl ServeConfig {
             max_rows: self.max_dataset_rows,
             max_columns: self.max_dataset_columns,
             max_bytes: self.max_dataset_bytes,
+        }
+    }
+
+    /// The expression limits, as the parser and compiler take them.
+    pub fn expression_limits(&self) -> ExprLimits {
+        ExprLimits {
+            max_length: self.max_expression_bytes,
+            max_depth: self.max_expression_depth,
+            max_tape: self.max_tape,
         }
     }
 

@@ -5,6 +5,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use saddle_numeric::expr::ExprError;
 use saddle_numeric::InvalidConfig;
 
 use crate::jobs::JobsError;
@@ -12,12 +13,31 @@ use crate::store::StoreError;
 
 /// One offending field of a request and what to do about it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-#[schema(example = json!({"field": "optimizer.lr", "message": "must be a finite number >= 0, got -0.1"}))]
+#[schema(example = json!({"field": "problem.expression", "message": "expected `)`, found the end of the expression at column 9",
+                          "column": 9, "excerpt": "(1 - x^2\n        ^"}))]
 pub struct FieldError {
     /// Dotted path of the field in the request (`optimizer.betas[1]`, `initial`, `page_token`).
     pub field: String,
     /// What is wrong and what would be accepted.
     pub message: String,
+    /// For errors in an expression: the 1-based column (in characters) of the fault.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column: Option<usize>,
+    /// For errors in an expression: the text around the fault and a caret line under it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub excerpt: Option<String>,
+}
+
+impl FieldError {
+    /// An error about `field`, not located in its text.
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+            column: None,
+            excerpt: None,
+        }
+    }
 }
 
 /// An RFC 9457 problem document.
@@ -81,10 +101,7 @@ pub enum ApiError {
 impl ApiError {
     /// A 422 for one field.
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
-        ApiError::Validation(vec![FieldError {
-            field: field.into(),
-            message: message.into(),
-        }])
+        ApiError::Validation(vec![FieldError::new(field, message)])
     }
 
     /// A 400 for one query parameter.
@@ -131,10 +148,7 @@ impl ApiError {
                 "bad-parameter",
                 "A parameter of the request is not valid",
                 format!("{field}: {message}"),
-                vec![FieldError {
-                    field: field.clone(),
-                    message: message.clone(),
-                }],
+                vec![FieldError::new(field.clone(), message.clone())],
             ),
             ApiError::NotFound(detail) => {
                 ("not-found", "No such resource", detail.clone(), Vec::new())
@@ -196,7 +210,18 @@ impl IntoResponse for ApiError {
 
 impl From<InvalidConfig> for ApiError {
     fn from(e: InvalidConfig) -> Self {
-        ApiError::invalid(e.field, e.message)
+        ApiError::Validation(vec![FieldError {
+            field: e.field,
+            message: e.message,
+            column: e.column,
+            excerpt: e.excerpt,
+        }])
+    }
+}
+
+impl From<ExprError> for ApiError {
+    fn from(e: ExprError) -> Self {
+        InvalidConfig::from(e).into()
     }
 }
 

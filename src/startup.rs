@@ -55,6 +55,7 @@ impl Application {
         let limits = JobLimits {
             max_steps: config.max_steps_limit,
             max_params: config.max_params,
+            expr: config.expression_limits(),
         };
         let (runner, workers) = JobRunner::start(store.clone(), limits, config.worker_count());
         let state = AppState {

@@ -57,10 +57,10 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             } else {
                 path
             };
-            ApiError::Validation(vec![FieldError {
+            ApiError::Validation(vec![FieldError::new(
                 field,
-                message: strip_position(&inner.to_string()),
-            }])
+                strip_position(&inner.to_string()),
+            )])
         }
     })?;
     de.end().map_err(|e| {

@@ -2,8 +2,10 @@
 
 mod catalogue;
 mod datasets;
+mod evaluate;
 mod events;
 mod extract;
+mod functions;
 mod health;
 mod jobs;
 mod page_token;
@@ -82,6 +84,10 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(catalogue::get_optimizer))
         .routes(routes!(catalogue::list_schedules))
         .routes(routes!(catalogue::get_schedule))
+        .routes(routes!(functions::list_functions))
+        .routes(routes!(functions::get_function))
+        .routes(routes!(evaluate::evaluate_problem))
+        .routes(routes!(evaluate::create_landscape))
         .routes(routes!(predict::predict_job))
         .routes(routes!(datasets::create_dataset, datasets::list_datasets))
         .routes(routes!(datasets::generate_dataset))

@@ -486,7 +486,9 @@ async fn trajectory_figure(
     // Only the objective is rebuilt: the job's other settings were checked at submission
     // against limits the server may since have changed.
     let (problem, initial) = (spec.problem.clone(), spec.initial.clone());
-    let (objective, x0) = tokio::task::spawn_blocking(move || problem.build(&initial))
+    let expr_limits = state.runner.limits().expr;
+    let (objective, x0) =
+        tokio::task::spawn_blocking(move || problem.build_with_limits(&initial, &expr_limits))
         .await
         .map_err(|e| ApiError::Internal(format!("rebuilding the objective panicked: {e}")))?
         .map_err(|e| {

@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 use saddle_numeric::clip::ClipConfig;
 use saddle_numeric::data::Dataset;
 use saddle_numeric::diagnosis::EpisodeConfig;
+use saddle_numeric::expr::ExprLimits;
 use saddle_numeric::problem::{Initial, ProblemConfig};
 use saddle_numeric::schedule::{ScheduleBase, ScheduleConfig};
 use saddle_numeric::{InvalidConfig, Objective, OptimizerConfig, StopRule};
@@ -92,6 +93,8 @@ pub struct JobLimits {
     pub max_steps: u64,
     /// The largest parameter count.
     pub max_params: usize,
+    /// Expression length, nesting depth and tape size.
+    pub expr: ExprLimits,
 }
 
 /// A validated job, ready to run.
@@ -161,9 +164,11 @@ impl JobSpec {
         }
         // The resolver hands the loaded dataset over without copying it.
         let dataset = RefCell::new(dataset);
-        let (objective, x0) = self
-            .problem
-            .build_with(&self.initial, &|_| dataset.borrow_mut().take())?;
+        let (objective, x0) = self.problem.build_full(
+            &self.initial,
+            &|_| dataset.borrow_mut().take(),
+            &limits.expr,
+        )?;
         check_optimizer_memory(&self.optimizer, x0.len())?;
         if x0.len() > limits.max_params {
             return Err(InvalidConfig::new(

@@ -33,6 +33,9 @@ pub fn test_config(dir: &TempDir) -> ServeConfig {
         max_dataset_rows: 1_000_000,
         max_dataset_columns: 1_000,
         max_dataset_bytes: 64 * 1024 * 1024,
+        max_expression_bytes: 100_000,
+        max_expression_depth: 256,
+        max_tape: 1_000_000,
         shutdown_seconds: 5,
     }
 }

@@ -6,6 +6,7 @@ mod datasets;
 mod diagnosis;
 mod errors;
 mod events;
+mod functions;
 mod helpers;
 mod jobs;
 mod openapi;

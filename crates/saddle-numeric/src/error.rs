@@ -9,6 +9,10 @@ pub struct InvalidConfig {
     pub field: String,
     /// What is wrong and what would be accepted.
     pub message: String,
+    /// For errors located in a text field (an expression): the 1-based column.
+    pub column: Option<usize>,
+    /// For located errors: the text (or a window of it) and a caret line under `column`.
+    pub excerpt: Option<String>,
 }
 
 impl InvalidConfig {
@@ -17,7 +21,16 @@ impl InvalidConfig {
         Self {
             field: field.into(),
             message: message.into(),
+            column: None,
+            excerpt: None,
         }
+    }
+
+    /// Locates the error at a 1-based column of the field's text, with its caret excerpt.
+    pub fn at_column(mut self, column: Option<usize>, excerpt: Option<String>) -> Self {
+        self.column = column;
+        self.excerpt = excerpt;
+        self
     }
 }
 

@@ -128,7 +128,11 @@ impl ExprError {
 
 impl From<ExprError> for InvalidConfig {
     fn from(e: ExprError) -> Self {
-        InvalidConfig::new(e.field.clone(), e.to_string())
+        let message = match e.column {
+            Some(col) => format!("{} at column {col}", e.message),
+            None => e.message,
+        };
+        InvalidConfig::new(e.field, message).at_column(e.column, e.excerpt)
     }
 }
 
@@ -149,6 +153,7 @@ pub enum ConstantValue {
 /// One variable of the compiled expression and where it sits in the flat parameter vector.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"name": "x", "offset": 0, "size": 50})))]
 pub struct Variable {
     /// Its name in the expression.
     pub name: String,

@@ -304,6 +304,18 @@ fn a_missing_parenthesis_is_reported_with_column_and_caret() {
     assert!(text.ends_with("(1 - x^2\n        ^"), "{text}");
     let config: crate::error::InvalidConfig = e.into();
     assert_eq!(config.field, "problem.expression");
+    assert_eq!(config.column, Some(9));
+    assert!(
+        config.message.starts_with("expected `)`"),
+        "{}",
+        config.message
+    );
+    assert!(
+        config.message.ends_with("at column 9"),
+        "{}",
+        config.message
+    );
+    assert_eq!(config.excerpt.as_deref(), Some("(1 - x^2\n        ^"));
 }
 
 #[test]

@@ -16,6 +16,7 @@ pub use evaluate::{evaluate, landscape, Evaluation, Landscape, LandscapeConfig, 
 /// How many variables a function takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"any": {"min": 2, "default": 2}})))]
 #[serde(rename_all = "snake_case")]
 pub enum Dimension {
     /// Exactly this many (the 2-D functions, with variables `x` and `y`).
@@ -32,6 +33,7 @@ pub enum Dimension {
 /// A known global minimum: the point and the value there.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"x": [1.0, 1.0], "f": 0.0})))]
 pub struct KnownMinimum {
     /// The minimizer x*.
     pub x: Vec<f64>,
