@@ -152,6 +152,14 @@ async fn only_finished_jobs_with_a_state_can_be_continued() {
     });
     let job = app.submit(&long).await;
     let id = job["id"].as_str().unwrap();
+    // Let it start: a job cancelled while still queued never ran and has nothing to continue.
+    let running: Value = app
+        .get(&format!("/v1/jobs/{id}?wait=30s"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(running["status"], "running");
     let p = assert_problem(
         app.post_json(&format!("/v1/jobs/{id}/continue"), &json!({"steps": 5}))
             .await,
