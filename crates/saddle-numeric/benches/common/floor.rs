@@ -26,6 +26,28 @@ fn floor_3r2w_body(x: &mut [f64], g: &[f64], b: &mut [f64]) {
     }
 }
 
+/// Adam's traffic plus the divider work torch's order needs per element (one square root,
+/// two divisions): m ← m + g; v ← v + g²; x ← x + m/(√v/c + e).
+#[inline(always)]
+fn floor_div_4r3w_body(x: &mut [f64], g: &[f64], m: &mut [f64], v: &mut [f64], c: f64, e: f64) {
+    let n = x.len();
+    let (g, m, v) = (&g[..n], &mut m[..n], &mut v[..n]);
+    for i in 0..n {
+        let gi = g[i];
+        let mi = m[i] + gi;
+        let vi = v[i] + gi * gi;
+        m[i] = mi;
+        v[i] = vi;
+        x[i] += mi / (vi.sqrt() / c + e);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn floor_div_4r3w_avx2(x: &mut [f64], g: &[f64], m: &mut [f64], v: &mut [f64], c: f64, e: f64) {
+    floor_div_4r3w_body(x, g, m, v, c, e)
+}
+
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 fn floor_4r3w_avx2(x: &mut [f64], g: &[f64], m: &mut [f64], v: &mut [f64]) {
@@ -68,4 +90,16 @@ pub fn floor_3r2w(x: &mut [f64], g: &[f64], b: &mut [f64]) {
         return unsafe { floor_3r2w_avx2(x, g, b) };
     }
     floor_3r2w_body(x, g, b)
+}
+
+/// 4 reads + 3 writes and 1 sqrt + 2 divisions per element: the compute floor of Adam in
+/// torch's order (used by `step_ratio` only).
+#[allow(dead_code)]
+pub fn floor_div_4r3w(x: &mut [f64], g: &[f64], m: &mut [f64], v: &mut [f64], c: f64, e: f64) {
+    #[cfg(target_arch = "x86_64")]
+    if avx2() {
+        // SAFETY: AVX2 and FMA are present.
+        return unsafe { floor_div_4r3w_avx2(x, g, m, v, c, e) };
+    }
+    floor_div_4r3w_body(x, g, m, v, c, e)
 }
