@@ -771,6 +771,8 @@ const SMALL_NODES: usize = 64;
 enum Kind {
     /// One tape instruction as it is.
     Op(Op),
+    /// `a + b`, whose unit partials need not be recorded (g·1 = g).
+    Add,
     /// `c·a²`: `Square(a)` then `MulC(·, c)`.
     ScaledSquare,
     /// `c·(a − b)²`: `SqSub(a, b)` then `MulC(·, c)`.
@@ -804,11 +806,9 @@ struct Step {
 #[derive(Debug, Clone)]
 struct Small {
     steps: Vec<Step>,
-    /// Local partials recorded by the forward sweep, one entry per step each (struct of
-    /// arrays): ∂/∂a, ∂/∂b, and the fused steps' inner partial.
-    p0: Vec<f64>,
-    p1: Vec<f64>,
-    p2: Vec<f64>,
+    /// Local partials recorded by the forward sweep, one entry per step: ∂/∂a, ∂/∂b, and
+    /// the fused steps' inner partial (zipped with `steps`, so indexing is unchecked-free).
+    partials: Vec<[f64; 3]>,
 }
 
 impl Small {
@@ -890,17 +890,15 @@ impl Small {
                     step(Kind::SubSquare, tape.nodes[j + 1].a, node.a, 0.0, j + 1),
                     2,
                 ),
+                (Op::Add, _, _) => (step(Kind::Add, node.a, node.b, 0.0, j), 1),
                 (op, _, _) => (step(Kind::Op(op), node.a, node.b, node.c, j), 1),
             };
             steps.push(s);
             j += len;
         }
-        let m = steps.len();
         Some(Self {
+            partials: vec![[0.0; 3]; steps.len()],
             steps,
-            p0: vec![0.0; m],
-            p1: vec![0.0; m],
-            p2: vec![0.0; m],
         })
     }
 
@@ -908,35 +906,34 @@ impl Small {
     #[inline]
     fn value_and_grad(&mut self, tape: &Tape, buf: &mut Buffers<f64>) -> f64 {
         let Buffers { vals, adj, .. } = buf;
-        let (p0, p1, p2) = (&mut self.p0, &mut self.p1, &mut self.p2);
         zero(&mut adj[..tape.base()]);
-        for (s, st) in self.steps.iter().enumerate() {
+        for (st, p) in self.steps.iter().zip(self.partials.iter_mut()) {
             let (a, b, c) = (vals[st.a as usize], vals[st.b as usize], st.c);
             let out = match st.kind {
                 Kind::Op(op) => {
                     let out = eval(op, a, b, c);
-                    (p0[s], p1[s]) = partials(op, a, b, out, c);
+                    (p[0], p[1]) = partials(op, a, b, out, c);
                     out
                 }
+                Kind::Add => a + b,
                 Kind::ScaledSquare => {
-                    p0[s] = a * 2.0;
+                    p[0] = a * 2.0;
                     (a * a) * c
                 }
                 Kind::ScaledSqSub => {
-                    let t2 = (a - b) * 2.0;
-                    (p0[s], p1[s]) = (t2, -t2);
                     let t = a - b;
+                    let t2 = t * 2.0;
+                    (p[0], p[1]) = (t2, -t2);
                     (t * t) * c
                 }
                 Kind::SubSquare => {
-                    p1[s] = -1.0;
-                    p2[s] = b * 2.0;
+                    (p[1], p[2]) = (-1.0, b * 2.0);
                     a - b * b
                 }
                 Kind::ScaledSqSubSquare => {
                     let t = a - b * b;
                     let t2 = t * 2.0;
-                    (p0[s], p1[s], p2[s]) = (t2, -t2, b * 2.0);
+                    *p = [t2, -t2, b * 2.0];
                     (t * t) * c
                 }
             };
@@ -944,35 +941,39 @@ impl Small {
             adj[st.out as usize] = 0.0;
         }
         adj[tape.output as usize] = 1.0;
-        for (s, st) in self.steps.iter().enumerate().rev() {
+        for (st, p) in self.steps.iter().zip(&self.partials).rev() {
             let g = adj[st.out as usize];
             let (a, b) = (st.a as usize, st.b as usize);
             match st.kind {
                 Kind::Op(op) => {
-                    adj[a] += g * p0[s];
+                    adj[a] += g * p[0];
                     if op.is_binary() {
-                        adj[b] += g * p1[s];
+                        adj[b] += g * p[1];
                     }
+                }
+                Kind::Add => {
+                    adj[a] += g;
+                    adj[b] += g;
                 }
                 Kind::ScaledSquare => {
                     let g1 = 0.0 + g * st.c;
-                    adj[a] += g1 * p0[s];
+                    adj[a] += g1 * p[0];
                 }
                 Kind::ScaledSqSub => {
                     let g1 = 0.0 + g * st.c;
-                    adj[a] += g1 * p0[s];
-                    adj[b] += g1 * p1[s];
+                    adj[a] += g1 * p[0];
+                    adj[b] += g1 * p[1];
                 }
                 Kind::SubSquare => {
                     adj[a] += g;
-                    let g1 = 0.0 + g * p1[s];
-                    adj[b] += g1 * p2[s];
+                    let g1 = 0.0 + g * p[1];
+                    adj[b] += g1 * p[2];
                 }
                 Kind::ScaledSqSubSquare => {
                     let g1 = 0.0 + g * st.c;
-                    adj[a] += g1 * p0[s];
-                    let g2 = 0.0 + g1 * p1[s];
-                    adj[b] += g2 * p2[s];
+                    adj[a] += g1 * p[0];
+                    let g2 = 0.0 + g1 * p[1];
+                    adj[b] += g2 * p[2];
                 }
             }
         }
@@ -1356,11 +1357,7 @@ mod small_path_tests {
         let kinds: Vec<Kind> = small.steps.iter().map(|s| s.kind).collect();
         assert_eq!(
             kinds,
-            [
-                Kind::Op(Op::SqRSubC),
-                Kind::ScaledSqSubSquare,
-                Kind::Op(Op::Add)
-            ]
+            [Kind::Op(Op::SqRSubC), Kind::ScaledSqSubSquare, Kind::Add]
         );
     }
 }
