@@ -909,7 +909,9 @@ impl Small {
     }
 
     /// f(x) with ∂f/∂slot left in `buf.adj`; the inputs must already be in `buf.vals`.
-    #[inline]
+    // Kept out of line so the generic path's code (and the `sum` lanes' performance) is as
+    // it was without this path.
+    #[inline(never)]
     fn value_and_grad(&mut self, tape: &Tape, buf: &mut Buffers<f64>) -> f64 {
         let Buffers { vals, adj, .. } = buf;
         zero(&mut adj[..tape.base()]);
