@@ -750,11 +750,265 @@ fn copy(dst: &mut [f64], src: &[f64]) {
     }
 }
 
+/// `dst.fill(0.0)` with the few-element cases inlined (see [`copy`]).
+#[inline(always)]
+fn zero(dst: &mut [f64]) {
+    match dst.len() {
+        0 => {}
+        1 => dst[..1].fill(0.0),
+        2 => dst[..2].fill(0.0),
+        3 => dst[..3].fill(0.0),
+        4 => dst[..4].fill(0.0),
+        _ => dst.fill(0.0),
+    }
+}
+
+/// Tapes without `sum` lanes and with at most this many instructions take the small path.
+const SMALL_NODES: usize = 64;
+
+/// What one step of the small path does.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Kind {
+    /// One tape instruction as it is.
+    Op(Op),
+    /// `a + b`, whose unit partials need not be recorded (g·1 = g).
+    Add,
+    /// `a · b`, inlined (no dispatch on the operation).
+    Mul,
+    /// `(c − a)²`, inlined.
+    SqRSubC,
+    /// `c·a²`: `Square(a)` then `MulC(·, c)`.
+    ScaledSquare,
+    /// `c·(a − b)²`: `SqSub(a, b)` then `MulC(·, c)`.
+    ScaledSqSub,
+    /// `a − b²`: `Square(b)` then `Sub(a, ·)`.
+    SubSquare,
+    /// `c·(a − b²)²`: `Square(b)`, `SqSub(a, ·)`, `MulC(·, c)`.
+    ScaledSqSubSquare,
+}
+
+/// One step of the small path: one instruction, or a few consecutive ones fused.
+#[derive(Debug, Clone, Copy)]
+struct Step {
+    kind: Kind,
+    a: u32,
+    b: u32,
+    c: f64,
+    /// The slot of the step's (last instruction's) result.
+    out: u32,
+}
+
+/// The small-tape path of [`Workspace::value_and_grad`]: the tape's instructions with
+/// chains of single-use intermediates fused into super-instructions, so the 2-D Rosenbrock
+/// runs 3 steps instead of 5 and the fused intermediates' adjoints stay in registers.
+///
+/// Every fused step does the same floating-point operations in the same order as the
+/// instructions it replaces, in both sweeps (including the `0 + g·p` that starts an
+/// intermediate's adjoint), so values and gradients are bit for bit those of the generic
+/// path. Only adjoints that are read are zeroed (inputs, constants and step results), and
+/// one-operand steps skip the write to the sink slot.
+#[derive(Debug, Clone)]
+struct Small {
+    steps: Vec<Step>,
+    /// Local partials recorded by the forward sweep, one entry per step: ∂/∂a, ∂/∂b, and
+    /// the fused steps' inner partial (zipped with `steps`, so indexing is unchecked-free).
+    partials: Vec<[f64; 3]>,
+}
+
+impl Small {
+    /// The small program for `tape`, or `None` if it has lanes or is long.
+    fn new(tape: &Tape) -> Option<Self> {
+        if !tape.lanes.is_empty() || tape.nodes.len() > SMALL_NODES {
+            return None;
+        }
+        let base = tape.base();
+        let n = tape.nodes.len();
+        // How often each instruction's result is read (the output counts as a read).
+        let mut uses = vec![0usize; n];
+        let mut read = |s: u32| {
+            if let Some(j) = (s as usize).checked_sub(base).filter(|j| *j < n) {
+                uses[j] += 1;
+            }
+        };
+        read(tape.output);
+        for node in &tape.nodes {
+            read(node.a);
+            if node.op.is_binary() {
+                read(node.b);
+            }
+        }
+        // Node j's result feeds only node j + 1, as operand a (`first`) or b.
+        let feeds = |j: usize, first: bool| {
+            let next = &tape.nodes[j + 1];
+            let slot = (base + j) as u32;
+            uses[j] == 1
+                && if first {
+                    next.a == slot && !(next.op.is_binary() && next.b == slot)
+                } else {
+                    next.op.is_binary() && next.b == slot && next.a != slot
+                }
+        };
+        let mut steps = Vec::with_capacity(n);
+        let mut j = 0;
+        while j < n {
+            let node = tape.nodes[j];
+            let op_at = |k: usize| tape.nodes.get(k).map(|x| x.op);
+            let step = |kind, a, b, c, last: usize| Step {
+                kind,
+                a,
+                b,
+                c,
+                out: (base + last) as u32,
+            };
+            let (s, len) = match (node.op, op_at(j + 1), op_at(j + 2)) {
+                (Op::Square, Some(Op::SqSub), Some(Op::MulC))
+                    if feeds(j, false) && feeds(j + 1, true) =>
+                {
+                    let (next, last) = (tape.nodes[j + 1], tape.nodes[j + 2]);
+                    (
+                        step(Kind::ScaledSqSubSquare, next.a, node.a, last.c, j + 2),
+                        3,
+                    )
+                }
+                (Op::Square, Some(Op::MulC), _) if feeds(j, true) => (
+                    step(
+                        Kind::ScaledSquare,
+                        node.a,
+                        node.b,
+                        tape.nodes[j + 1].c,
+                        j + 1,
+                    ),
+                    2,
+                ),
+                (Op::SqSub, Some(Op::MulC), _) if feeds(j, true) => (
+                    step(
+                        Kind::ScaledSqSub,
+                        node.a,
+                        node.b,
+                        tape.nodes[j + 1].c,
+                        j + 1,
+                    ),
+                    2,
+                ),
+                (Op::Square, Some(Op::Sub), _) if feeds(j, false) => (
+                    step(Kind::SubSquare, tape.nodes[j + 1].a, node.a, 0.0, j + 1),
+                    2,
+                ),
+                (Op::Add, _, _) => (step(Kind::Add, node.a, node.b, 0.0, j), 1),
+                (Op::Mul, _, _) => (step(Kind::Mul, node.a, node.b, 0.0, j), 1),
+                (Op::SqRSubC, _, _) => (step(Kind::SqRSubC, node.a, node.b, node.c, j), 1),
+                (op, _, _) => (step(Kind::Op(op), node.a, node.b, node.c, j), 1),
+            };
+            steps.push(s);
+            j += len;
+        }
+        Some(Self {
+            partials: vec![[0.0; 3]; steps.len()],
+            steps,
+        })
+    }
+
+    /// f(x) with ∂f/∂slot left in `buf.adj`; the inputs must already be in `buf.vals`.
+    // Kept out of line so the generic path's code (and the `sum` lanes' performance) is as
+    // it was without this path.
+    #[inline(never)]
+    fn value_and_grad(&mut self, tape: &Tape, buf: &mut Buffers<f64>) -> f64 {
+        let Buffers { vals, adj, .. } = buf;
+        zero(&mut adj[..tape.base()]);
+        for (st, p) in self.steps.iter().zip(self.partials.iter_mut()) {
+            let (a, b, c) = (vals[st.a as usize], vals[st.b as usize], st.c);
+            let out = match st.kind {
+                Kind::Op(op) => {
+                    let out = eval(op, a, b, c);
+                    (p[0], p[1]) = partials(op, a, b, out, c);
+                    out
+                }
+                Kind::Add => a + b,
+                Kind::Mul => {
+                    (p[0], p[1]) = (b, a);
+                    a * b
+                }
+                Kind::SqRSubC => {
+                    let t = c - a;
+                    p[0] = -(t * 2.0);
+                    t * t
+                }
+                Kind::ScaledSquare => {
+                    p[0] = a * 2.0;
+                    (a * a) * c
+                }
+                Kind::ScaledSqSub => {
+                    let t = a - b;
+                    let t2 = t * 2.0;
+                    (p[0], p[1]) = (t2, -t2);
+                    (t * t) * c
+                }
+                Kind::SubSquare => {
+                    (p[1], p[2]) = (-1.0, b * 2.0);
+                    a - b * b
+                }
+                Kind::ScaledSqSubSquare => {
+                    let t = a - b * b;
+                    let t2 = t * 2.0;
+                    *p = [t2, -t2, b * 2.0];
+                    (t * t) * c
+                }
+            };
+            vals[st.out as usize] = out;
+            adj[st.out as usize] = 0.0;
+        }
+        adj[tape.output as usize] = 1.0;
+        for (st, p) in self.steps.iter().zip(&self.partials).rev() {
+            let g = adj[st.out as usize];
+            let (a, b) = (st.a as usize, st.b as usize);
+            match st.kind {
+                Kind::Op(op) => {
+                    adj[a] += g * p[0];
+                    if op.is_binary() {
+                        adj[b] += g * p[1];
+                    }
+                }
+                Kind::Add => {
+                    adj[a] += g;
+                    adj[b] += g;
+                }
+                Kind::Mul => {
+                    adj[a] += g * p[0];
+                    adj[b] += g * p[1];
+                }
+                Kind::SqRSubC => adj[a] += g * p[0],
+                Kind::ScaledSquare => {
+                    let g1 = 0.0 + g * st.c;
+                    adj[a] += g1 * p[0];
+                }
+                Kind::ScaledSqSub => {
+                    let g1 = 0.0 + g * st.c;
+                    adj[a] += g1 * p[0];
+                    adj[b] += g1 * p[1];
+                }
+                Kind::SubSquare => {
+                    adj[a] += g;
+                    let g1 = 0.0 + g * p[1];
+                    adj[b] += g1 * p[2];
+                }
+                Kind::ScaledSqSubSquare => {
+                    let g1 = 0.0 + g * st.c;
+                    adj[a] += g1 * p[0];
+                    let g2 = 0.0 + g1 * p[1];
+                    adj[b] += g2 * p[2];
+                }
+            }
+        }
+        vals[tape.output as usize]
+    }
+}
+
 /// Scratch buffers for evaluating one tape; allocated once, reused by every evaluation.
 #[derive(Debug, Clone)]
 pub struct Workspace {
     values: Buffers<f64>,
     duals: Option<Buffers<Dual>>,
+    small: Option<Small>,
 }
 
 impl Workspace {
@@ -763,6 +1017,7 @@ impl Workspace {
         Self {
             values: Buffers::new(tape),
             duals: None,
+            small: Small::new(tape),
         }
     }
 
@@ -775,8 +1030,14 @@ impl Workspace {
     /// f(x), writing ∇f(x) into `grad`.
     pub fn value_and_grad(&mut self, tape: &Tape, x: &[f64], grad: &mut [f64]) -> f64 {
         copy(&mut self.values.vals[..tape.n_inputs], x);
-        let f = tape.forward_partials(&mut self.values);
-        tape.reverse(&mut self.values);
+        let f = match &mut self.small {
+            Some(small) => small.value_and_grad(tape, &mut self.values),
+            None => {
+                let f = tape.forward_partials(&mut self.values);
+                tape.reverse(&mut self.values);
+                f
+            }
+        };
         copy(grad, &self.values.adj[..tape.n_inputs]);
         f
     }
@@ -1049,4 +1310,74 @@ pub fn partials<S: Scalar>(op: Op, a: S, b: S, out: S, c: f64) -> (S, S) {
         }
     };
     (d, zero)
+}
+
+#[cfg(test)]
+mod small_path_tests {
+    use super::*;
+    use crate::expr::ExpressionProblem;
+
+    /// The generic sweeps, which the small path must reproduce.
+    fn generic(tape: &Tape, x: &[f64]) -> (f64, Vec<f64>) {
+        let mut buf = Buffers::new(tape);
+        buf.vals[..x.len()].copy_from_slice(x);
+        let f = tape.forward_partials(&mut buf);
+        tape.reverse(&mut buf);
+        (f, buf.adj[..x.len()].to_vec())
+    }
+
+    #[test]
+    fn fused_small_path_equals_the_generic_sweeps_bit_for_bit() {
+        let sources = [
+            "(1 - x)^2 + 100*(y - x^2)^2",
+            "100*(x - y^2)^2 + 3*x^2 + (x - y)^2*2.5 - (y - x^2)",
+            "7*(x - x^2)^2 + 2*(x - x)^2 + x - x^2",
+            "sin(x*y) + (x - y^2)^2 * 4 + exp(-x^2) + (x^2)*(y^2)",
+            "(x - y)^2 + 0.5*(x - y)^2 + x^2 + x^2*x^2",
+            "-0.0*(x - y^2)^2",
+            "x",
+            "3 + 0*y",
+            "(2 - x)^2*(x*y) + (0.5 - y)^2 + y*y",
+        ];
+        let points = [
+            [-1.5, 2.0],
+            [0.0, -0.0],
+            [1e-200, 3.7],
+            [f64::NAN, 1.0],
+            [0.3, 1e300],
+            [-2.25, -0.125],
+        ];
+        for src in sources {
+            let compiled = ExpressionProblem::new(src).compile().unwrap();
+            let tape = compiled.tape();
+            let mut ws = Workspace::new(tape);
+            assert!(ws.small.is_some(), "{src} takes the small path");
+            let n = tape.n_inputs;
+            for p in &points {
+                let x = &p[..n];
+                let mut g = vec![0.0; n];
+                let f = ws.value_and_grad(tape, x, &mut g);
+                let (f0, g0) = generic(tape, x);
+                // Bits, signed zeros included; any NaN is one value (Rust leaves NaN
+                // payloads and signs unspecified).
+                let bits = |v: &[f64]| {
+                    v.iter()
+                        .map(|d| if d.is_nan() { u64::MAX } else { d.to_bits() })
+                        .collect::<Vec<_>>()
+                };
+                assert_eq!(bits(&[f]), bits(&[f0]), "{src} at {x:?}");
+                assert_eq!(bits(&g), bits(&g0), "{src} at {x:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn rosenbrock_is_fused_into_three_steps() {
+        let compiled = ExpressionProblem::new("(1 - x)^2 + 100*(y - x^2)^2")
+            .compile()
+            .unwrap();
+        let small = Small::new(compiled.tape()).unwrap();
+        let kinds: Vec<Kind> = small.steps.iter().map(|s| s.kind).collect();
+        assert_eq!(kinds, [Kind::SqRSubC, Kind::ScaledSqSubSquare, Kind::Add]);
+    }
 }
