@@ -1,6 +1,7 @@
 //! Typed configuration: command-line flags, each with an environment-variable override.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use saddle_numeric::data::CsvLimits;
@@ -78,9 +79,23 @@ pub struct ServeConfig {
     #[arg(long, env = "SADDLE_MAX_DATASET_BYTES", default_value_t = 64 * 1024 * 1024)]
     pub max_dataset_bytes: u64,
 
-    /// Seconds to wait for running jobs to stop on shutdown.
+    /// Seconds to wait, on SIGTERM/SIGINT, for requests to finish and running jobs to store
+    /// their checkpoints before the process exits.
     #[arg(long, env = "SADDLE_SHUTDOWN_SECONDS", default_value_t = 10)]
     pub shutdown_seconds: u64,
+
+    /// Seconds between the checkpoints a running job stores to resume from after a crash
+    /// (0: none; a job interrupted by a crash then starts again from its beginning).
+    #[arg(long, env = "SADDLE_CHECKPOINT_SECONDS", default_value_t = 5.0, value_parser = parse_seconds)]
+    pub checkpoint_seconds: f64,
+}
+
+/// Accepts a finite, non-negative number of seconds.
+fn parse_seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err(format!("expected a number of seconds ≥ 0, got `{s}`")),
+    }
 }
 
 impl ServeConfig {
@@ -91,6 +106,11 @@ impl ServeConfig {
             max_columns: self.max_dataset_columns,
             max_bytes: self.max_dataset_bytes,
         }
+    }
+
+    /// The interval between a running job's checkpoints, `None` when they are off.
+    pub fn checkpoint_every(&self) -> Option<Duration> {
+        (self.checkpoint_seconds > 0.0).then(|| Duration::from_secs_f64(self.checkpoint_seconds))
     }
 
     /// The worker count, defaulting to the number of cores.

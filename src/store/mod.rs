@@ -16,7 +16,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::SqlitePool;
 
 pub use dataset::{DatasetRow, DatasetValues, NewDataset};
-pub use job::{JobEnding, JobFilter, JobRow, JobStatus, NewJob};
+pub use job::{JobEnding, JobFilter, JobRow, JobStatus, NewJob, Recovery};
 pub use step::{StepBatch, StepRow};
 pub use sweep::SweepRow;
 

@@ -34,6 +34,7 @@ pub fn test_config(dir: &TempDir) -> ServeConfig {
         max_dataset_columns: 1_000,
         max_dataset_bytes: 64 * 1024 * 1024,
         shutdown_seconds: 5,
+        checkpoint_seconds: 5.0,
     }
 }
 
