@@ -224,7 +224,14 @@ impl JobRunner {
             Err(message) => Ending::failed(None, message),
         };
         self.inner.running.lock().expect("lock").remove(&seq);
-        let interrupted = *self.inner.shutdown.borrow();
+        // Stopped by shutdown, not by a client's cancel: back to the queue.
+        let interrupted = *self.inner.shutdown.borrow()
+            && !self
+                .inner
+                .store
+                .cancel_requested(seq)
+                .await
+                .unwrap_or(false);
         if interrupted && self.requeue_stopped(&job, &ending).await {
             self.inner.status_changed.notify_waiters();
             return;
@@ -301,22 +308,13 @@ impl JobRunner {
         let _ = tokio::time::timeout(timeout, self.inner.history_written.notified()).await;
     }
 
-    /// Puts a job that shutdown stopped (not a client's cancel) back in the queue with its
-    /// final checkpoint. Returns whether it did; if not, the job ends as interrupted.
+    /// Puts a job that shutdown stopped back in the queue with its final checkpoint. Returns
+    /// whether it did; if not, the job ends as it stopped (interrupted, when cancelled).
     async fn requeue_stopped(&self, job: &JobRow, ending: &Ending) -> bool {
         let (JobStatus::Cancelled, Some(state)) = (ending.status, ending.final_state.as_deref())
         else {
             return false;
         };
-        if self
-            .inner
-            .store
-            .cancel_requested(job.seq)
-            .await
-            .unwrap_or(true)
-        {
-            return false;
-        }
         match self
             .inner
             .store

@@ -179,6 +179,7 @@ impl Store {
         if batch.is_empty() && checkpoint.is_none() {
             return Ok(());
         }
+        let _turn = self.history_gate.lock().await;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let mut start = 0;
         while start < batch.len() {

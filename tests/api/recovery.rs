@@ -164,18 +164,23 @@ fn jobs() -> Vec<Value> {
     };
     let mut sgd = rosenbrock(
         json!({"name": "sgd", "lr": 0.0002, "momentum": 0.9, "nesterov": true}),
-        200_000,
+        250_000,
         50,
     );
     sgd["schedule"] = json!({"name": "step", "step_size": 50_000, "gamma": 0.9});
-    let rmsprop = rosenbrock(json!({"name": "rmsprop", "lr": 0.0001}), 100_000, 10);
+    // Every record stored: 200 dimensions keep its writer from hogging the database.
+    let mut adam = rosenbrock(json!({"name": "adam", "lr": 0.001}), 30_000, 1);
+    adam["initial"] = json!((0..200)
+        .map(|i| if i % 2 == 0 { -1.2 } else { 1.0 })
+        .collect::<Vec<f64>>());
+    let rmsprop = rosenbrock(json!({"name": "rmsprop", "lr": 0.0001}), 150_000, 10);
     let lbfgs = rosenbrock(
-        json!({"name": "lbfgs", "lr": 0.002, "history_size": 5}),
+        json!({"name": "lbfgs", "lr": 0.002, "history_size": 5, "max_iter": 1}),
         100_000,
         20,
     );
     vec![
-        rosenbrock(json!({"name": "adam", "lr": 0.001}), 60_000, 1),
+        adam,
         lbfgs,
         json!({
             "problem": {
@@ -184,20 +189,36 @@ fn jobs() -> Vec<Value> {
                 "loss": "bce",
                 "data": {"features": features, "targets": targets},
                 "batch_size": 8, "shuffle": true, "seed": 5, "validation_split": 0.2,
-                "eval_every": 50
+                "eval_every": 100
             },
             "initial": {"init": "xavier_uniform", "seed": 2},
             "optimizer": {"name": "adam", "lr": 0.01},
-            "schedule": {"name": "cosine", "t_max": 5000},
-            "stop": {"max_steps": 20_000}
+            "schedule": {"name": "cosine", "t_max": 1000},
+            "stop": {"max_steps": 1_500}
         }),
         sgd,
         rmsprop,
     ]
 }
 
-/// Each job's history and final params, run uninterrupted in a fresh in-process server.
-async fn uninterrupted(specs: &[Value]) -> Vec<(Vec<String>, String)> {
+/// Each job's history and final params.
+type Reference = Vec<(Vec<String>, String)>;
+
+/// The uninterrupted runs of [`jobs`], made once for both tests.
+static REFERENCE: tokio::sync::OnceCell<Reference> = tokio::sync::OnceCell::const_new();
+
+/// One scenario at a time: ten CPU-bound jobs at once on a small machine would starve some of
+/// them before they get going.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+async fn reference() -> &'static Reference {
+    REFERENCE
+        .get_or_init(|| async { uninterrupted(&jobs()).await })
+        .await
+}
+
+/// Runs `specs` uninterrupted in a fresh in-process server.
+async fn uninterrupted(specs: &[Value]) -> Reference {
     let app = TestApp::spawn_with(|c| c.workers = Some(specs.len())).await;
     let mut ids = Vec::new();
     for spec in specs {
@@ -227,30 +248,35 @@ async fn wait_in_progress(db: &Path, ids: &[String], checkpointed: bool) {
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
-        let mut ready = 0;
-        for (n, id) in ids.iter().enumerate() {
-            let (status, progress, checkpoint): (String, i64, Option<i64>) = sqlx::query_as(
+        let mut states = Vec::new();
+        for id in ids {
+            let state: (String, i64, Option<i64>) = sqlx::query_as(
                 "SELECT status, progress_step, checkpoint_step FROM job WHERE job_id = ?",
             )
             .bind(id)
             .fetch_one(store.pool())
             .await
             .unwrap();
-            assert!(
-                status == "queued" || status == "running",
-                "job {n} is already {status} (progress {progress}): make the jobs longer"
-            );
-            if status == "running"
-                && progress > 0
-                && (!checkpointed || checkpoint.is_some_and(|s| s > 0))
-            {
-                ready += 1;
-            }
+            states.push(state);
         }
-        if ready == ids.len() {
+        assert!(
+            states
+                .iter()
+                .all(|(status, _, _)| status == "queued" || status == "running"),
+            "a job finished before all were going, make them longer: {states:?}"
+        );
+        let going = |(status, progress, checkpoint): &(String, i64, Option<i64>)| {
+            status == "running"
+                && *progress > 0
+                && (!checkpointed || checkpoint.is_some_and(|s| s > 0))
+        };
+        if states.iter().all(going) {
             break;
         }
-        assert!(Instant::now() < deadline, "the jobs did not get going");
+        assert!(
+            Instant::now() < deadline,
+            "the jobs did not get going: {states:?}"
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     store.close().await;
@@ -282,12 +308,7 @@ async fn checkpoints(db: &Path, ids: &[String]) -> Vec<i64> {
 }
 
 /// Restarts over `db`, lets every job finish and compares with the uninterrupted runs.
-async fn finish_and_compare(
-    db: &Path,
-    log: PathBuf,
-    ids: &[String],
-    reference: &[(Vec<String>, String)],
-) {
+async fn finish_and_compare(db: &Path, log: PathBuf, ids: &[String], reference: &Reference) {
     let server = Server::start(db, &log).await;
     for (id, (history, final_params)) in ids.iter().zip(reference) {
         let job = server.wait_finished(id).await;
@@ -305,11 +326,10 @@ async fn finish_and_compare(
 
 #[tokio::test]
 async fn jobs_killed_midway_resume_at_restart_and_equal_uninterrupted_runs_bit_for_bit() {
+    let _serial = SERIAL.lock().await;
     let specs = jobs();
-    let reference = tokio::spawn({
-        let specs = specs.clone();
-        async move { uninterrupted(&specs).await }
-    });
+    // The uninterrupted runs go on meanwhile.
+    tokio::spawn(reference());
     let dir = TempDir::new().unwrap();
     let db = dir.path().join("saddle.db");
     let mut server = Server::start(&db, &dir.path().join("first.log")).await;
@@ -323,17 +343,15 @@ async fn jobs_killed_midway_resume_at_restart_and_equal_uninterrupted_runs_bit_f
     drop(server);
     checkpoints(&db, &ids).await;
 
-    let reference = reference.await.unwrap();
-    finish_and_compare(&db, dir.path().join("second.log"), &ids, &reference).await;
+    finish_and_compare(&db, dir.path().join("second.log"), &ids, reference().await).await;
 }
 
 #[tokio::test]
 async fn sigterm_queues_running_jobs_again_and_they_finish_after_the_restart() {
+    let _serial = SERIAL.lock().await;
     let specs = jobs();
-    let reference = tokio::spawn({
-        let specs = specs.clone();
-        async move { uninterrupted(&specs).await }
-    });
+    // The uninterrupted runs go on meanwhile.
+    tokio::spawn(reference());
     let dir = TempDir::new().unwrap();
     let db = dir.path().join("saddle.db");
     let mut server = Server::start(&db, &dir.path().join("first.log")).await;
@@ -365,6 +383,5 @@ async fn sigterm_queues_running_jobs_again_and_they_finish_after_the_restart() {
     }
     store.close().await;
 
-    let reference = reference.await.unwrap();
-    finish_and_compare(&db, dir.path().join("second.log"), &ids, &reference).await;
+    finish_and_compare(&db, dir.path().join("second.log"), &ids, reference().await).await;
 }
