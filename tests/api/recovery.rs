@@ -385,3 +385,60 @@ async fn sigterm_queues_running_jobs_again_and_they_finish_after_the_restart() {
 
     finish_and_compare(&db, dir.path().join("second.log"), &ids, reference().await).await;
 }
+
+#[tokio::test]
+async fn a_job_left_running_after_three_resumes_is_failed_with_the_reason() {
+    let dir = TempDir::new().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("saddle.db").display());
+    let app = TestApp::spawn_with(|c| c.database_url = url.clone()).await;
+    let long = json!({
+        "problem": {"kind": "builtin", "name": "rosenbrock"},
+        "initial": [-1.5, 2.0],
+        "optimizer": {"name": "adam", "lr": 1e-6},
+        "stop": {"max_steps": 10_000_000}
+    });
+    let id = app.submit(&long).await["id"].as_str().unwrap().to_string();
+    let short = app
+        .submit(&json!({
+            "problem": {"kind": "builtin", "name": "rosenbrock"},
+            "initial": [-1.5, 2.0],
+            "optimizer": {"name": "adam", "lr": 0.01},
+            "stop": {"max_steps": 50}
+        }))
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.wait_finished(&short, Duration::from_secs(30)).await;
+    app.stop().await;
+
+    // As a process that died during its third resumed run would leave it.
+    let store = Store::connect(&url).await.unwrap();
+    sqlx::query("UPDATE job SET status = 'running', resume_attempts = 3 WHERE job_id = ?")
+        .bind(&id)
+        .execute(store.pool())
+        .await
+        .unwrap();
+    store.close().await;
+
+    let app = TestApp::spawn_with(|c| c.database_url = url.clone()).await;
+    let job: Value = app
+        .get(&format!("/v1/jobs/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(job["status"], "failed", "{job}");
+    assert_eq!(job["stop_reason"], "interrupted");
+    let message = job["error"]["message"].as_str().unwrap();
+    assert!(message.contains("resumed 3 times"), "{message}");
+    // A finished job is left as it was.
+    let done: Value = app
+        .get(&format!("/v1/jobs/{short}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(done["status"], "succeeded");
+    app.stop().await;
+}
