@@ -55,7 +55,7 @@ fn service(rt: &Runtime) -> Service {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("bench.db").display());
         let store = Store::connect(&url).await.unwrap();
-        let (runner, _workers) = JobRunner::start(store.clone(), LIMITS, 1);
+        let (runner, _workers) = JobRunner::start(store.clone(), LIMITS, 1, None);
         Service {
             _dir: dir,
             store,

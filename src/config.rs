@@ -1,6 +1,7 @@
 //! Typed configuration: command-line flags, each with an environment-variable override.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use clap::builder::TypedValueParser;
 use clap::{Args, Parser, Subcommand};
@@ -94,9 +95,23 @@ pub struct ServeConfig {
     #[arg(long, env = "SADDLE_MAX_TAPE", default_value_t = 1_000_000)]
     pub max_tape: usize,
 
-    /// Seconds to wait for running jobs to stop on shutdown.
+    /// Seconds to wait, on SIGTERM/SIGINT, for requests to finish and running jobs to store
+    /// their checkpoints before the process exits.
     #[arg(long, env = "SADDLE_SHUTDOWN_SECONDS", default_value_t = 10)]
     pub shutdown_seconds: u64,
+
+    /// Seconds between the checkpoints a running job stores to resume from after a crash
+    /// (0: none; a job interrupted by a crash then starts again from its beginning).
+    #[arg(long, env = "SADDLE_CHECKPOINT_SECONDS", default_value_t = 5.0, value_parser = parse_seconds)]
+    pub checkpoint_seconds: f64,
+}
+
+/// Accepts a finite, non-negative number of seconds.
+fn parse_seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err(format!("expected a number of seconds ≥ 0, got `{s}`")),
+    }
 }
 
 impl ServeConfig {
@@ -116,6 +131,11 @@ impl ServeConfig {
             max_depth: self.max_expression_depth,
             max_tape: self.max_tape,
         }
+    }
+
+    /// The interval between a running job's checkpoints, `None` when they are off.
+    pub fn checkpoint_every(&self) -> Option<Duration> {
+        (self.checkpoint_seconds > 0.0).then(|| Duration::from_secs_f64(self.checkpoint_seconds))
     }
 
     /// The worker count, defaulting to the number of cores.

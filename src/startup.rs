@@ -1,5 +1,6 @@
 //! Building the application (database, workers, listener) and running it until stopped.
 
+use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -10,7 +11,12 @@ use tokio::task::JoinHandle;
 use crate::config::ServeConfig;
 use crate::http::{app, AppState, PageTokens};
 use crate::jobs::{JobLimits, JobRunner};
-use crate::store::{Store, StoreError};
+use crate::store::{Recovery, Store, StoreError};
+
+/// A job interrupted by a crash this many times after resuming is failed instead.
+const MAX_RESUME_ATTEMPTS: u32 = 3;
+/// How long shutdown waits for the database connections to close.
+const STORE_CLOSE_WAIT: Duration = Duration::from_secs(1);
 
 /// Why the server could not start or stopped badly.
 #[derive(Debug, thiserror::Error)]
@@ -34,15 +40,19 @@ pub struct Application {
 }
 
 impl Application {
-    /// Opens the database, fails jobs a dead process left running, starts the workers and
+    /// Opens the database, queues again the jobs a dead process left running, starts the
+    /// workers and
     /// binds the listener (port 0 picks a free port, for tests).
     pub async fn build(config: ServeConfig) -> Result<Self, StartupError> {
         let store = Store::connect(&config.database_url).await?;
-        let interrupted = store.fail_interrupted_jobs().await?;
-        if interrupted > 0 {
+        let recovery = store.recover_interrupted_jobs(MAX_RESUME_ATTEMPTS).await?;
+        if recovery != Recovery::default() {
             tracing::warn!(
-                count = interrupted,
-                "jobs left running by a previous process were marked failed (interrupted)"
+                resumed = recovery.resumed,
+                restarted = recovery.restarted,
+                failed = recovery.failed,
+                "jobs left running by a previous process: queued to resume from their last \
+                 checkpoint (or from the start without one), or failed after {MAX_RESUME_ATTEMPTS} attempts"
             );
         }
         let key = store
@@ -57,7 +67,12 @@ impl Application {
             max_params: config.max_params,
             expr: config.expression_limits(),
         };
-        let (runner, workers) = JobRunner::start(store.clone(), limits, config.worker_count());
+        let (runner, workers) = JobRunner::start(
+            store.clone(),
+            limits,
+            config.worker_count(),
+            config.checkpoint_every(),
+        );
         let state = AppState {
             store: store.clone(),
             runner: runner.clone(),
@@ -94,30 +109,56 @@ impl Application {
         self.run_until(shutdown_signal()).await
     }
 
-    /// Serves until `stop` completes.
+    /// Serves until `stop` completes, then stops accepting, stops the running jobs at their
+    /// next step (they store a checkpoint and go back to the queue) and returns within the
+    /// shutdown bound, even if requests or jobs are still busy.
     pub async fn run_until(
         self,
         stop: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> Result<(), StartupError> {
-        let runner = self.runner.clone();
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(async move {
-                stop.await;
-                tracing::info!("shutting down: no new requests, interrupting running jobs");
-                runner.shutdown();
-            })
-            .await?;
+        let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
+        let mut server = tokio::spawn(
+            axum::serve(self.listener, self.router)
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.await;
+                })
+                .into_future(),
+        );
+        tokio::select! {
+            () = stop => {}
+            served = &mut server => {
+                // The server ended on its own: an I/O error.
+                self.runner.shutdown();
+                return match served {
+                    Ok(result) => result.map_err(StartupError::from),
+                    Err(e) => Err(std::io::Error::other(e).into()),
+                };
+            }
+        }
+        tracing::info!("shutting down: no new requests, checkpointing running jobs");
+        let _ = stopping.send(());
         self.runner.shutdown();
-        let drained = tokio::time::timeout(self.shutdown_grace, async {
+        let deadline = tokio::time::Instant::now() + self.shutdown_grace;
+        let drained = tokio::time::timeout_at(deadline, async {
             for worker in self.workers {
                 let _ = worker.await;
             }
         })
         .await;
         if drained.is_err() {
-            tracing::warn!("workers did not stop in time; their jobs will be marked interrupted at the next start");
+            tracing::warn!(
+                "workers did not stop in time; their jobs resume from their last checkpoint at the next start"
+            );
         }
-        self.store.close().await;
+        if tokio::time::timeout_at(deadline, &mut server)
+            .await
+            .is_err()
+        {
+            tracing::warn!("open connections did not close in time; closing them");
+            server.abort();
+        }
+        // A worker still running holds a connection: do not wait for it.
+        let _ = tokio::time::timeout(STORE_CLOSE_WAIT, self.store.close()).await;
         Ok(())
     }
 }

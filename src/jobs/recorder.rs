@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 use saddle_numeric::diagnosis::{Episode, EpisodeConfig, EpisodeDetector};
-use saddle_numeric::executor::{Observer, StepRecord};
+use saddle_numeric::executor::{Checkpoint, Observer, StepRecord};
 use saddle_numeric::model::Metrics;
 
 use crate::store::StepBatch;
@@ -19,9 +19,25 @@ pub const BATCH_ROWS: usize = 4000;
 /// The longest a kept record waits before it is handed to the writer.
 const FLUSH_INTERVAL: Duration = Duration::from_millis(250);
 
+/// What the run hands its history writer, in order.
+pub enum HistoryMessage {
+    /// Records to store.
+    Batch(StepBatch),
+    /// The records up to a checkpoint's step (possibly none) and the checkpoint itself, to
+    /// store in one transaction: a stored checkpoint never points past the stored history.
+    Checkpoint {
+        /// The records not yet handed over, up to and including the checkpoint's step.
+        batch: StepBatch,
+        /// The checkpoint's step.
+        step: u64,
+        /// The checkpoint as JSON.
+        state: String,
+    },
+}
+
 /// Collects kept records and ships them in batches.
 pub struct Recorder {
-    tx: mpsc::Sender<StepBatch>,
+    tx: mpsc::Sender<HistoryMessage>,
     batch: StepBatch,
     every: u64,
     dim: usize,
@@ -49,7 +65,7 @@ struct PendingRecord {
 impl Recorder {
     /// Records every `every`-th step (and the last), with params when `dim > 0`.
     pub fn new(
-        tx: mpsc::Sender<StepBatch>,
+        tx: mpsc::Sender<HistoryMessage>,
         every: u64,
         dim: usize,
         episodes: EpisodeConfig,
@@ -71,11 +87,19 @@ impl Recorder {
         if self.batch.is_empty() || self.closed {
             return;
         }
-        let full = std::mem::replace(
+        let full = self.take_batch();
+        self.send(HistoryMessage::Batch(full));
+    }
+
+    fn take_batch(&mut self) -> StepBatch {
+        std::mem::replace(
             &mut self.batch,
             StepBatch::with_capacity(BATCH_ROWS, self.dim),
-        );
-        if self.tx.blocking_send(full).is_err() {
+        )
+    }
+
+    fn send(&mut self, message: HistoryMessage) {
+        if self.tx.blocking_send(message).is_err() {
             self.closed = true;
         }
         self.last_flush = Instant::now();
@@ -103,6 +127,19 @@ impl Recorder {
 }
 
 impl Observer for Recorder {
+    fn on_checkpoint(&mut self, checkpoint: Checkpoint) {
+        if self.closed {
+            return;
+        }
+        let state = serde_json::to_string(&checkpoint).expect("a checkpoint serializes");
+        let batch = self.take_batch();
+        self.send(HistoryMessage::Checkpoint {
+            batch,
+            step: checkpoint.step,
+            state,
+        });
+    }
+
     fn on_step(&mut self, r: &StepRecord<'_>) -> bool {
         self.episodes.observe(r.step, r.loss, r.grad_norm);
         // Records that carry evaluation metrics are kept whatever `every` says.

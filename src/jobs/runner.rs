@@ -18,11 +18,11 @@ use saddle_numeric::{Executor, InvalidConfig, RunOutcome, StopReason};
 
 use super::analysis::{analyse, Analysis};
 use super::dataset::load_dataset;
-use super::recorder::Recorder;
+use super::recorder::{HistoryMessage, Recorder};
 use super::result::{JobError, JobResult};
 use super::spec::{JobLimits, JobSpec};
 use super::JobsError;
-use crate::store::{JobEnding, JobRow, JobStatus, NewJob, StepBatch, Store, StoreError};
+use crate::store::{JobEnding, JobRow, JobStatus, NewJob, Store, StoreError};
 
 /// Batches in flight between a run and its history writer.
 const HISTORY_CHANNEL_BATCHES: usize = 8;
@@ -46,11 +46,19 @@ struct Inner {
     status_changed: Notify,
     /// Woken whenever a batch of history has been stored.
     history_written: Arc<Notify>,
+    /// How often a running job stores a checkpoint to resume from after a crash.
+    checkpoint_every: Option<Duration>,
 }
 
 impl JobRunner {
-    /// Starts `workers` workers over `store`'s queue.
-    pub fn start(store: Store, limits: JobLimits, workers: usize) -> (Self, Vec<JoinHandle<()>>) {
+    /// Starts `workers` workers over `store`'s queue; running jobs store a checkpoint about
+    /// every `checkpoint_every` (none when `None`).
+    pub fn start(
+        store: Store,
+        limits: JobLimits,
+        workers: usize,
+        checkpoint_every: Option<Duration>,
+    ) -> (Self, Vec<JoinHandle<()>>) {
         let (shutdown, _) = watch::channel(false);
         let runner = JobRunner {
             inner: Arc::new(Inner {
@@ -61,6 +69,7 @@ impl JobRunner {
                 shutdown,
                 status_changed: Notify::new(),
                 history_written: Arc::new(Notify::new()),
+                checkpoint_every,
             }),
         };
         let handles = (0..workers)
@@ -152,8 +161,9 @@ impl JobRunner {
         }
     }
 
-    /// Stops taking jobs and interrupts the running ones; their histories are flushed and
-    /// they end as failed with stop_reason `interrupted`.
+    /// Stops taking jobs and stops the running ones at their next step; their histories are
+    /// flushed and they go back to the queue with their final checkpoint, to resume at the
+    /// next start.
     pub fn shutdown(&self) {
         self.inner.shutdown.send_replace(true);
         for flag in self.inner.running.lock().expect("lock").values() {
@@ -210,11 +220,22 @@ impl JobRunner {
         tracing::info!(job_id = %job.job_id, "job started");
 
         let ending = match self.load_run(&job).await {
-            Ok((spec, resume)) => self.execute(seq, spec, resume, flag).await,
+            Ok(start) => self.execute(seq, start, flag).await,
             Err(message) => Ending::failed(None, message),
         };
         self.inner.running.lock().expect("lock").remove(&seq);
-        let interrupted = *self.inner.shutdown.borrow();
+        // Stopped by shutdown, not by a client's cancel: back to the queue.
+        let interrupted = *self.inner.shutdown.borrow()
+            && !self
+                .inner
+                .store
+                .cancel_requested(seq)
+                .await
+                .unwrap_or(false);
+        if interrupted && self.requeue_stopped(&job, &ending).await {
+            self.inner.status_changed.notify_waiters();
+            return;
+        }
         let ending = ending.interrupted_if(interrupted);
         tracing::info!(job_id = %job.job_id, status = ending.status.as_str(), "job finished");
         let result = ending
@@ -287,28 +308,58 @@ impl JobRunner {
         let _ = tokio::time::timeout(timeout, self.inner.history_written.notified()).await;
     }
 
-    /// The stored spec and, for a continuation, the checkpoint it starts from.
-    async fn load_run(&self, job: &JobRow) -> Result<(JobSpec, Option<Checkpoint>), String> {
-        let spec = serde_json::from_str::<JobSpec>(&job.spec)
-            .map_err(|e| format!("the stored job cannot be read: {e}"))?;
-        let resume = match self.inner.store.resume_state(job.seq).await {
-            Ok(Some(state)) => Some(
-                serde_json::from_str::<Checkpoint>(&state)
-                    .map_err(|e| format!("the state to continue from cannot be read: {e}"))?,
-            ),
-            Ok(None) => None,
-            Err(e) => return Err(format!("the state to continue from cannot be loaded: {e}")),
+    /// Puts a job that shutdown stopped back in the queue with its final checkpoint. Returns
+    /// whether it did; if not, the job ends as it stopped (interrupted, when cancelled).
+    async fn requeue_stopped(&self, job: &JobRow, ending: &Ending) -> bool {
+        let (JobStatus::Cancelled, Some(state)) = (ending.status, ending.final_state.as_deref())
+        else {
+            return false;
         };
-        Ok((spec, resume))
+        match self
+            .inner
+            .store
+            .requeue_job(job.seq, ending.last_step as u64, state)
+            .await
+        {
+            Ok(()) => {
+                tracing::info!(
+                    job_id = %job.job_id,
+                    step = ending.last_step,
+                    "job checkpointed and queued again for the next start"
+                );
+                true
+            }
+            Err(e) => {
+                tracing::error!(job_id = %job.job_id, error = %e, "could not queue a job again");
+                false
+            }
+        }
     }
 
-    async fn execute(
-        &self,
-        seq: i64,
-        spec: JobSpec,
-        resume: Option<Checkpoint>,
-        flag: Arc<AtomicBool>,
-    ) -> Ending {
+    /// The stored spec and where the run starts: a continuation's checkpoint or, after an
+    /// interruption, the job's own latest checkpoint.
+    async fn load_run(&self, job: &JobRow) -> Result<RunStart, String> {
+        let spec = serde_json::from_str::<JobSpec>(&job.spec)
+            .map_err(|e| format!("the stored job cannot be read: {e}"))?;
+        let (origin, checkpoint) = self
+            .inner
+            .store
+            .run_state(job.seq)
+            .await
+            .map_err(|e| format!("the state to continue from cannot be loaded: {e}"))?;
+        let parse = |state: Option<String>, what: &str| {
+            state
+                .map(|s| serde_json::from_str::<Checkpoint>(&s))
+                .transpose()
+                .map_err(|e| format!("{what} cannot be read: {e}"))
+        };
+        let origin = parse(origin, "the state to continue from")?;
+        let checkpoint = parse(checkpoint, "the checkpoint to resume from")?;
+        Ok(RunStart::new(spec, origin, checkpoint))
+    }
+
+    async fn execute(&self, seq: i64, start: RunStart, flag: Arc<AtomicBool>) -> Ending {
+        let spec = &start.spec;
         // The stored dataset is loaded here, on the runtime; the run itself is blocking.
         let dataset = match spec.problem.dataset_id() {
             Some(id) => match load_dataset(&self.inner.store, id).await {
@@ -322,7 +373,7 @@ impl JobRunner {
             },
             None => None,
         };
-        let (tx, rx) = mpsc::channel::<StepBatch>(HISTORY_CHANNEL_BATCHES);
+        let (tx, rx) = mpsc::channel::<HistoryMessage>(HISTORY_CHANNEL_BATCHES);
         let writer = tokio::spawn(write_history(
             self.inner.store.clone(),
             seq,
@@ -330,8 +381,9 @@ impl JobRunner {
             self.inner.history_written.clone(),
         ));
         let limits = self.inner.limits;
+        let checkpoint_every = self.inner.checkpoint_every;
         let run = tokio::task::spawn_blocking(move || {
-            run_job(&spec, resume.as_ref(), limits, dataset, &flag, tx)
+            run_job(&start, limits, checkpoint_every, dataset, &flag, tx)
         })
         .await;
         let stored = writer
@@ -353,15 +405,59 @@ impl JobRunner {
     }
 }
 
+/// Where a job's run starts.
+struct RunStart {
+    spec: JobSpec,
+    /// The checkpoint to resume from: the job's own latest one after an interruption, else
+    /// the one of the job it continues.
+    resume: Option<Checkpoint>,
+    /// Whether `resume` is the job's own checkpoint (the run starts at its params, not at
+    /// the job's x0).
+    own: bool,
+    /// Updates and evaluations this job made before `resume` (after an interruption).
+    done_steps: u64,
+    done_evaluations: u64,
+}
+
+impl RunStart {
+    fn new(spec: JobSpec, origin: Option<Checkpoint>, checkpoint: Option<Checkpoint>) -> Self {
+        let Some(checkpoint) = checkpoint else {
+            return Self {
+                spec,
+                resume: origin,
+                own: false,
+                done_steps: 0,
+                done_evaluations: 0,
+            };
+        };
+        // The job's records start at its origin's step, its evaluation count at the origin's
+        // count less the evaluation its run repeats (see `Executor::resume`).
+        let (origin_step, origin_evaluations) = origin
+            .as_ref()
+            .map_or((0, 0), |o| (o.step, o.evaluations.saturating_sub(1)));
+        Self {
+            spec,
+            done_steps: checkpoint.step.saturating_sub(origin_step),
+            done_evaluations: checkpoint
+                .evaluations
+                .saturating_sub(1)
+                .saturating_sub(origin_evaluations),
+            resume: Some(checkpoint),
+            own: true,
+        }
+    }
+}
+
 /// Runs one job to its end on the current (blocking) thread.
 fn run_job(
-    spec: &JobSpec,
-    resume: Option<&Checkpoint>,
+    start: &RunStart,
     limits: JobLimits,
+    checkpoint_every: Option<Duration>,
     dataset: Option<Dataset>,
     cancel: &AtomicBool,
-    tx: mpsc::Sender<StepBatch>,
+    tx: mpsc::Sender<HistoryMessage>,
 ) -> Result<Finished, saddle_numeric::InvalidConfig> {
+    let spec = &start.spec;
     // Mini-batch model runs are diagnosed over the whole training set, which needs the data.
     let mini_batch = matches!(&spec.problem, ProblemConfig::Model(m) if m.batch_size.is_some());
     let analysis_data = if mini_batch { dataset.clone() } else { None };
@@ -372,10 +468,18 @@ fn run_job(
         Some(s) => s.build(spec.schedule_base()),
         None => Box::new(Constant::new(spec.optimizer.lr())),
     };
-    let mut executor = Executor::new(prepared.objective, optimizer, schedule, spec.stop.clone())
+    // A resumed run has only the rest of the step budget.
+    let mut stop = spec.stop.clone();
+    stop.max_steps = stop.max_steps.saturating_sub(start.done_steps);
+    let mut executor = Executor::new(prepared.objective, optimizer, schedule, stop)
         .with_clip(spec.clip)
-        .with_cancel_flag(cancel);
-    if let Some(checkpoint) = resume {
+        .with_cancel_flag(cancel)
+        .with_checkpoint_every(checkpoint_every);
+    let x0 = match &start.resume {
+        Some(checkpoint) if start.own => checkpoint.params.as_slice(),
+        _ => prepared.x0.as_slice(),
+    };
+    if let Some(checkpoint) = &start.resume {
         // A continuation that brings its own schedule starts that schedule afresh.
         executor = executor.resume(checkpoint, checkpoint.schedule.is_null())?;
     }
@@ -385,7 +489,7 @@ fn run_job(
         if spec.record.params { dim } else { 0 },
         spec.episodes.clone().unwrap_or_default(),
     );
-    let outcome = executor.run(&prepared.x0, &mut recorder);
+    let mut outcome = executor.run(x0, &mut recorder);
     let (complete, episodes) = recorder.finish();
     if !complete && outcome.stop_reason != StopReason::Cancelled {
         // The writer's own error is reported by `execute`.
@@ -399,6 +503,9 @@ fn run_job(
         executor.objective_mut(),
         analysis_data,
     );
+    // The result counts the whole job, also the part before an interruption.
+    outcome.steps += start.done_steps;
+    outcome.evaluations += start.done_evaluations;
     Ok(Finished {
         outcome,
         checkpoint,
@@ -429,19 +536,24 @@ fn unknown_dataset(id: &str) -> impl Fn(StoreError) -> JobsError + '_ {
     }
 }
 
-/// Stores batches as they arrive; the first failure ends the writer (and, through the closed
+/// Stores batches and checkpoints as they arrive, in order; the first failure ends the writer (and, through the closed
 /// channel, the run).
 async fn write_history(
     store: Store,
     seq: i64,
-    mut rx: mpsc::Receiver<StepBatch>,
+    mut rx: mpsc::Receiver<HistoryMessage>,
     written: Arc<Notify>,
 ) -> Result<(), String> {
-    while let Some(batch) = rx.recv().await {
-        store
-            .insert_steps(seq, &batch)
-            .await
-            .map_err(|e| e.to_string())?;
+    while let Some(message) = rx.recv().await {
+        let stored = match &message {
+            HistoryMessage::Batch(batch) => store.insert_steps(seq, batch).await,
+            HistoryMessage::Checkpoint { batch, step, state } => {
+                store
+                    .insert_steps_with_checkpoint(seq, batch, Some((*step, state)))
+                    .await
+            }
+        };
+        stored.map_err(|e| e.to_string())?;
         written.notify_waiters();
     }
     Ok(())

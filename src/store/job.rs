@@ -268,15 +268,19 @@ impl Store {
         row.as_ref().map(job_from_row).transpose()
     }
 
-    /// The checkpoint a job's run starts from, if it continues another.
-    pub async fn resume_state(&self, seq: i64) -> Result<Option<String>, StoreError> {
-        Ok(
-            sqlx::query_scalar("SELECT resume_state FROM job WHERE job_seq = ?")
+    /// The checkpoints a job's run starts from: `resume_state`, where a continuation of
+    /// another job begins, and `checkpoint`, the latest one stored by an earlier, interrupted
+    /// run of this job (it wins when present).
+    pub async fn run_state(
+        &self,
+        seq: i64,
+    ) -> Result<(Option<String>, Option<String>), StoreError> {
+        let row: Option<(Option<String>, Option<String>)> =
+            sqlx::query_as("SELECT resume_state, checkpoint FROM job WHERE job_seq = ?")
                 .bind(seq)
                 .fetch_optional(&self.pool)
-                .await?
-                .flatten(),
-        )
+                .await?;
+        Ok(row.unwrap_or((None, None)))
     }
 
     /// The checkpoint at the end of a finished job's run.
@@ -318,11 +322,12 @@ impl Store {
         self.get_job(job_id).await
     }
 
-    /// Records how a run ended, with the checkpoint a continuation would start from.
+    /// Records how a run ended, with the checkpoint a continuation would start from (the
+    /// periodic recovery checkpoint is no longer needed).
     pub async fn finish_job(&self, seq: i64, ending: &JobEnding<'_>) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE job SET status = ?, stop_reason = ?, progress_step = ?, result = ?, error = ?, \
-               final_state = ?, finished_at = ? \
+               final_state = ?, finished_at = ?, checkpoint = NULL, checkpoint_step = NULL \
              WHERE job_seq = ?",
         )
         .bind(ending.status.as_str())
@@ -360,21 +365,97 @@ impl Store {
         Ok((deleted == 1).then_some(job))
     }
 
-    /// Marks jobs left `running` by a process that died as failed with stop_reason
-    /// `interrupted`. Returns how many there were.
-    pub async fn fail_interrupted_jobs(&self) -> Result<u64, StoreError> {
-        let error = serde_json::json!({
-            "message": "the server stopped while this job was running"
-        })
-        .to_string();
-        let done = sqlx::query(
-            "UPDATE job SET status = 'failed', stop_reason = 'interrupted', error = ?, finished_at = ? \
+    /// Puts jobs left `running` by a process that died back in the queue, or fails them once
+    /// they have been resumed `max_attempts` times without finishing. A job with a stored
+    /// checkpoint keeps its history before the checkpoint's step (the resumed run records that
+    /// step again); one without restarts from its beginning with no history. The run picks
+    /// the checkpoint up through [`Store::run_state`].
+    pub async fn recover_interrupted_jobs(
+        &self,
+        max_attempts: u32,
+    ) -> Result<Recovery, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let message = format!(
+            "the server stopped while this job was running, and it was resumed {max_attempts} \
+             times without finishing; submit it again, with fewer steps or a smaller problem \
+             if it is what brings the server down"
+        );
+        let failed = sqlx::query(
+            "UPDATE job SET status = 'failed', stop_reason = 'interrupted', \
+               error = json_object('step', progress_step, 'message', ?), finished_at = ? \
+             WHERE status = 'running' AND resume_attempts >= ?",
+        )
+        .bind(message)
+        .bind(now())
+        .bind(max_attempts)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let resumed: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM job WHERE status = 'running' AND checkpoint IS NOT NULL",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        // Without a checkpoint, every record goes (COALESCE to the lowest step).
+        sqlx::query(
+            "DELETE FROM step WHERE job_seq IN (SELECT job_seq FROM job WHERE status = 'running') \
+               AND step >= (SELECT COALESCE(job.checkpoint_step, -1) FROM job \
+                            WHERE job.job_seq = step.job_seq)",
+        )
+        .execute(&mut *tx)
+        .await?;
+        let requeued = sqlx::query(
+            "UPDATE job SET status = 'queued', resume_attempts = resume_attempts + 1, \
+               progress_step = COALESCE((SELECT MAX(step) FROM step WHERE step.job_seq = job.job_seq), 0) \
              WHERE status = 'running'",
         )
-        .bind(error)
-        .bind(now())
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(Recovery {
+            resumed: resumed as u64,
+            restarted: requeued - resumed as u64,
+            failed,
+        })
     }
+
+    /// Puts a job this process stopped for shutdown back in the queue, to resume from
+    /// `checkpoint` (made at `step`, whose record the resumed run makes again).
+    pub async fn requeue_job(
+        &self,
+        seq: i64,
+        step: u64,
+        checkpoint: &str,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query("DELETE FROM step WHERE job_seq = ? AND step >= ?")
+            .bind(seq)
+            .bind(step as i64)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "UPDATE job SET status = 'queued', checkpoint = ?, checkpoint_step = ?, \
+               progress_step = COALESCE((SELECT MAX(step) FROM step WHERE step.job_seq = job.job_seq), 0) \
+             WHERE job_seq = ? AND status = 'running'",
+        )
+        .bind(checkpoint)
+        .bind(step as i64)
+        .bind(seq)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// What [`Store::recover_interrupted_jobs`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Recovery {
+    /// Jobs queued to resume from their checkpoint.
+    pub resumed: u64,
+    /// Jobs queued to run again from their beginning (they died before a checkpoint).
+    pub restarted: u64,
+    /// Jobs failed after too many attempts.
+    pub failed: u64,
 }

@@ -10,13 +10,14 @@ mod step;
 mod sweep;
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
 
 pub use dataset::{DatasetRow, DatasetValues, NewDataset};
-pub use job::{JobEnding, JobFilter, JobRow, JobStatus, NewJob};
+pub use job::{JobEnding, JobFilter, JobRow, JobStatus, NewJob, Recovery};
 pub use step::{StepBatch, StepRow};
 pub use sweep::SweepRow;
 
@@ -41,6 +42,10 @@ pub enum StoreError {
 #[derive(Clone)]
 pub struct Store {
     pool: SqlitePool,
+    /// Serializes history writes in this process, first come first served: SQLite's busy
+    /// handler polls, so with several jobs committing batches and checkpoints a writer could
+    /// lose the race for the write lock for seconds.
+    history_gate: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// How long a statement waits for the write lock before giving up.
@@ -62,7 +67,10 @@ impl Store {
             .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            history_gate: Arc::new(tokio::sync::Mutex::new(())),
+        })
     }
 
     /// The pool, for benchmarks that measure the raw database.

@@ -164,9 +164,22 @@ impl Store {
     /// Stores a batch of records of job `seq` and moves the job's progress to its last step,
     /// in one `BEGIN IMMEDIATE` transaction of multi-row INSERTs.
     pub async fn insert_steps(&self, seq: i64, batch: &StepBatch) -> Result<(), StoreError> {
-        let Some(last) = batch.last_step() else {
+        self.insert_steps_with_checkpoint(seq, batch, None).await
+    }
+
+    /// Stores a batch of records like [`Store::insert_steps`] and, in the same transaction,
+    /// the job's latest checkpoint `(step, JSON)`: the checkpoint never runs ahead of the
+    /// stored history.
+    pub async fn insert_steps_with_checkpoint(
+        &self,
+        seq: i64,
+        batch: &StepBatch,
+        checkpoint: Option<(u64, &str)>,
+    ) -> Result<(), StoreError> {
+        if batch.is_empty() && checkpoint.is_none() {
             return Ok(());
-        };
+        }
+        let _turn = self.history_gate.lock().await;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let mut start = 0;
         while start < batch.len() {
@@ -194,11 +207,21 @@ impl Store {
             insert.build().execute(&mut *tx).await?;
             start = end;
         }
-        sqlx::query("UPDATE job SET progress_step = ? WHERE job_seq = ?")
-            .bind(last)
-            .bind(seq)
-            .execute(&mut *tx)
-            .await?;
+        if let Some(last) = batch.last_step() {
+            sqlx::query("UPDATE job SET progress_step = ? WHERE job_seq = ?")
+                .bind(last)
+                .bind(seq)
+                .execute(&mut *tx)
+                .await?;
+        }
+        if let Some((step, state)) = checkpoint {
+            sqlx::query("UPDATE job SET checkpoint = ?, checkpoint_step = ? WHERE job_seq = ?")
+                .bind(state)
+                .bind(step as i64)
+                .bind(seq)
+                .execute(&mut *tx)
+                .await?;
+        }
         tx.commit().await?;
         Ok(())
     }

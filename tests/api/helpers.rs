@@ -37,6 +37,7 @@ pub fn test_config(dir: &TempDir) -> ServeConfig {
         max_expression_depth: 256,
         max_tape: 1_000_000,
         shutdown_seconds: 5,
+        checkpoint_seconds: 5.0,
     }
 }
 

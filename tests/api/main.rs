@@ -11,6 +11,7 @@ mod helpers;
 mod jobs;
 mod openapi;
 mod plots;
+mod recovery;
 mod reference;
 mod steps;
 mod sweeps;

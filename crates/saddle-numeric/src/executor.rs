@@ -217,6 +217,13 @@ pub struct StepRecord<'a> {
 pub trait Observer {
     /// Called once per record, in step order.
     fn on_step(&mut self, record: &StepRecord<'_>) -> bool;
+
+    /// Called with a periodic checkpoint (see [`Executor::with_checkpoint_every`]) right after
+    /// the record of its step, before the update from there: resuming from it re-makes that
+    /// record and goes on exactly as the run did. The default ignores it.
+    fn on_checkpoint(&mut self, checkpoint: Checkpoint) {
+        let _ = checkpoint;
+    }
 }
 
 impl<F: FnMut(&StepRecord<'_>) -> bool> Observer for F {
@@ -265,7 +272,12 @@ pub struct Executor<'c> {
     cancel: Option<&'c AtomicBool>,
     first_step: u64,
     first_evaluations: u64,
+    checkpoint_every: Option<Duration>,
 }
+
+/// Steps between two looks at the clock for periodic checkpoints: reading the clock on every
+/// step of a cheap objective would cost more than the step.
+const CHECKPOINT_CLOCK_STEPS: u64 = 64;
 
 /// Everything needed to continue a run exactly where it stopped: the point, the step and
 /// evaluation counters, and the states of the optimizer, the schedule and the objective's
@@ -303,6 +315,7 @@ impl<'c> Executor<'c> {
             cancel: None,
             first_step: 0,
             first_evaluations: 0,
+            checkpoint_every: None,
         }
     }
 
@@ -351,6 +364,13 @@ impl<'c> Executor<'c> {
         self
     }
 
+    /// Hands the observer a [`Checkpoint`] about every `interval` of wall time (the clock is
+    /// read every few steps), so a run killed midway can resume from its latest one.
+    pub fn with_checkpoint_every(mut self, interval: Option<Duration>) -> Self {
+        self.checkpoint_every = interval;
+        self
+    }
+
     /// Numbers the first record `step` (for continued runs); `max_steps` counts from there.
     pub fn starting_at_step(mut self, step: u64) -> Self {
         self.first_step = step;
@@ -394,6 +414,7 @@ impl<'c> Executor<'c> {
         let mut evaluations: u64 = self.first_evaluations;
         let mut updates: u64 = 0;
         let mut ring = LossRing::new(self.stop.plateau_window());
+        let mut next_checkpoint = self.checkpoint_every.map(|every| started + every);
 
         let mut last_metrics: Option<Metrics>;
         let (loss, grad_norm, reason, divergence) = loop {
@@ -448,6 +469,24 @@ impl<'c> Executor<'c> {
             }
             if !keep_going || self.cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
                 break (loss, grad_norm, StopReason::Cancelled, None);
+            }
+            if let (Some(due), Some(every)) = (next_checkpoint, self.checkpoint_every) {
+                if updates.is_multiple_of(CHECKPOINT_CLOCK_STEPS) {
+                    let now = Instant::now();
+                    if now >= due {
+                        // Taken before the update from x_k, like the checkpoint at the end
+                        // of a run: `resume` evaluates x_k again and goes on from there.
+                        observer.on_checkpoint(Checkpoint {
+                            step,
+                            evaluations,
+                            params: x.clone(),
+                            optimizer: self.optimizer.state(),
+                            schedule: self.schedule.state(),
+                            objective: self.objective.state(),
+                        });
+                        next_checkpoint = Some(now + every);
+                    }
+                }
             }
 
             grad.copy_from_slice(&raw_grad);
@@ -711,5 +750,55 @@ mod tests {
         let outcome = exec.run(&[0.0, 0.0], &mut |_: &StepRecord<'_>| true);
         assert_eq!(outcome.stop_reason, StopReason::Cancelled);
         assert_eq!(outcome.steps, 0);
+    }
+
+    #[test]
+    fn resuming_from_a_periodic_checkpoint_repeats_the_rest_of_the_run_bit_for_bit() {
+        struct Collect {
+            records: Vec<(u64, f64, f64, u64)>,
+            checkpoints: Vec<Checkpoint>,
+        }
+        impl Observer for Collect {
+            fn on_step(&mut self, r: &StepRecord<'_>) -> bool {
+                self.records
+                    .push((r.step, r.loss, r.grad_norm, r.evaluations));
+                true
+            }
+            fn on_checkpoint(&mut self, checkpoint: Checkpoint) {
+                self.checkpoints.push(checkpoint);
+            }
+        }
+        let executor = |max_steps| {
+            Executor::new(
+                Box::new(Rosenbrock { dim: 2 }),
+                OptimizerConfig::Adam(AdamConfig::default()).build(2),
+                Box::new(Constant::new(1e-2)),
+                StopRule {
+                    max_steps,
+                    ..Default::default()
+                },
+            )
+        };
+        let mut whole = Collect {
+            records: Vec::new(),
+            checkpoints: Vec::new(),
+        };
+        executor(300)
+            .with_checkpoint_every(Some(Duration::ZERO))
+            .run(&[-1.5, 2.0], &mut whole);
+        // The clock is read every CHECKPOINT_CLOCK_STEPS steps.
+        let steps: Vec<u64> = whole.checkpoints.iter().map(|c| c.step).collect();
+        assert_eq!(steps, vec![0, 64, 128, 192, 256]);
+
+        let checkpoint = whole.checkpoints[2].clone();
+        let mut rest = Collect {
+            records: Vec::new(),
+            checkpoints: Vec::new(),
+        };
+        // max_steps counts the resumed run's own updates: the rest of the budget.
+        let mut resumed = executor(300 - 128).resume(&checkpoint, false).unwrap();
+        resumed.run(&checkpoint.params, &mut rest);
+        // Bit for bit: f64 equality, not a tolerance.
+        assert_eq!(rest.records, whole.records[128..].to_vec());
     }
 }

@@ -1,0 +1,444 @@
+//! Crash recovery and graceful shutdown with the real binary: a job interrupted by `kill -9`
+//! or SIGTERM resumes at the next start and ends with the history of an uninterrupted run,
+//! bit for bit.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use tempfile::TempDir;
+
+use saddle::store::Store;
+
+use crate::helpers::TestApp;
+
+/// The saddle binary serving a SQLite file, as a child process.
+struct Server {
+    child: Child,
+    address: String,
+    client: reqwest::Client,
+}
+
+impl Server {
+    /// Starts the binary on a free port over `db` and waits until it answers.
+    async fn start(db: &Path, log: &Path) -> Self {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let log = std::fs::File::create(log).unwrap();
+        let err = log.try_clone().unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_saddle"))
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .args(["--database-url", &format!("sqlite://{}", db.display())])
+            .args(["--workers", "5", "--checkpoint-seconds", "0.1"])
+            .args(["--shutdown-seconds", "5"])
+            .stdout(log)
+            .stderr(err)
+            .spawn()
+            .expect("the saddle binary starts");
+        let server = Self {
+            child,
+            address: format!("http://127.0.0.1:{port}"),
+            client: reqwest::Client::new(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while server
+            .client
+            .get(server.url("/healthz"))
+            .send()
+            .await
+            .is_err()
+        {
+            assert!(Instant::now() < deadline, "the server did not come up");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        server
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    async fn get(&self, path: &str) -> Value {
+        let response = self.client.get(self.url(path)).send().await.unwrap();
+        response.json().await.unwrap()
+    }
+
+    async fn submit(&self, spec: &Value) -> String {
+        let response = self
+            .client
+            .post(self.url("/v1/jobs"))
+            .json(spec)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201);
+        let job: Value = response.json().await.unwrap();
+        job["id"].as_str().unwrap().to_string()
+    }
+
+    async fn wait_finished(&self, id: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let job = self.get(&format!("/v1/jobs/{id}")).await;
+            if ["succeeded", "failed", "cancelled"].contains(&job["status"].as_str().unwrap()) {
+                return job;
+            }
+            assert!(Instant::now() < deadline, "job {id} did not finish: {job}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The whole history as the JSON text of each record.
+    async fn history(&self, id: &str) -> Vec<String> {
+        let mut records = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let mut path = format!("/v1/jobs/{id}/steps?limit=10000");
+            if let Some(t) = &token {
+                path.push_str(&format!("&page_token={t}"));
+            }
+            let page = self.get(&path).await;
+            records.extend(
+                page["steps"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(Value::to_string),
+            );
+            match page["next_page_token"].as_str() {
+                Some(t) => token = Some(t.to_string()),
+                None => return records,
+            }
+        }
+    }
+
+    /// Sends SIGTERM and waits for the exit, returning how long it took.
+    fn terminate(&mut self) -> Duration {
+        let asked = Instant::now();
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "saddle exited with {status}");
+        asked.elapsed()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The five jobs: Adam on Rosenbrock with every step recorded (without params), L-BFGS, a
+/// mini-batch MLP with a schedule, SGD with Nesterov momentum and a step schedule, and
+/// RMSprop (these three keep every n-th record, with params).
+fn jobs() -> Vec<Value> {
+    let features: Vec<Value> = (0..60)
+        .map(|i| {
+            let t = i as f64 / 60.0 * 6.0;
+            json!([t.cos() * (1.0 + 0.05 * i as f64), t.sin()])
+        })
+        .collect();
+    let targets: Vec<f64> = (0..60).map(|i| (i % 2) as f64).collect();
+    // 20 dimensions make each step slow enough that all five are mid-run together.
+    let rosenbrock = |optimizer: Value, steps: u64, every: u64| {
+        let initial: Vec<f64> = (0..20)
+            .map(|i| if i % 2 == 0 { -1.2 } else { 1.0 })
+            .collect();
+        json!({
+            "problem": {"kind": "builtin", "name": "rosenbrock"},
+            "initial": initial,
+            "optimizer": optimizer,
+            "stop": {"max_steps": steps},
+            "record": {"every": every, "params": every > 1}
+        })
+    };
+    let mut sgd = rosenbrock(
+        json!({"name": "sgd", "lr": 0.0002, "momentum": 0.9, "nesterov": true}),
+        250_000,
+        50,
+    );
+    sgd["schedule"] = json!({"name": "step", "step_size": 50_000, "gamma": 0.9});
+    // Every record stored: 200 dimensions keep its writer from hogging the database.
+    let mut adam = rosenbrock(json!({"name": "adam", "lr": 0.001}), 30_000, 1);
+    adam["initial"] = json!((0..200)
+        .map(|i| if i % 2 == 0 { -1.2 } else { 1.0 })
+        .collect::<Vec<f64>>());
+    let rmsprop = rosenbrock(json!({"name": "rmsprop", "lr": 0.0001}), 150_000, 10);
+    let lbfgs = rosenbrock(
+        json!({"name": "lbfgs", "lr": 0.002, "history_size": 5, "max_iter": 1}),
+        100_000,
+        20,
+    );
+    vec![
+        adam,
+        lbfgs,
+        json!({
+            "problem": {
+                "kind": "model",
+                "model": {"type": "mlp", "hidden": [8], "activation": "tanh"},
+                "loss": "bce",
+                "data": {"features": features, "targets": targets},
+                "batch_size": 8, "shuffle": true, "seed": 5, "validation_split": 0.2,
+                "eval_every": 100
+            },
+            "initial": {"init": "xavier_uniform", "seed": 2},
+            "optimizer": {"name": "adam", "lr": 0.01},
+            "schedule": {"name": "cosine", "t_max": 1000},
+            "stop": {"max_steps": 1_500}
+        }),
+        sgd,
+        rmsprop,
+    ]
+}
+
+/// Each job's history and final params.
+type Reference = Vec<(Vec<String>, String)>;
+
+/// The uninterrupted runs of [`jobs`], made once for both tests.
+static REFERENCE: tokio::sync::OnceCell<Reference> = tokio::sync::OnceCell::const_new();
+
+/// One scenario at a time: ten CPU-bound jobs at once on a small machine would starve some of
+/// them before they get going.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+async fn reference() -> &'static Reference {
+    REFERENCE
+        .get_or_init(|| async { uninterrupted(&jobs()).await })
+        .await
+}
+
+/// Runs `specs` uninterrupted in a fresh in-process server.
+async fn uninterrupted(specs: &[Value]) -> Reference {
+    let app = TestApp::spawn_with(|c| c.workers = Some(specs.len())).await;
+    let mut ids = Vec::new();
+    for spec in specs {
+        ids.push(app.submit(spec).await["id"].as_str().unwrap().to_string());
+    }
+    let mut out = Vec::new();
+    for id in &ids {
+        let job = app.wait_finished(id, Duration::from_secs(30)).await;
+        assert_eq!(job["status"], "succeeded", "{job}");
+        let history = app
+            .all_steps(id, 10_000)
+            .await
+            .iter()
+            .map(Value::to_string)
+            .collect();
+        out.push((history, job["result"]["final_params"].to_string()));
+    }
+    app.stop().await;
+    out
+}
+
+/// Waits until every job is running and has stored history (and, with `checkpointed`, a
+/// checkpoint past its first step), watching the database the server writes.
+async fn wait_in_progress(db: &Path, ids: &[String], checkpointed: bool) {
+    let store = Store::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let mut states = Vec::new();
+        for id in ids {
+            let state: (String, i64, Option<i64>) = sqlx::query_as(
+                "SELECT status, progress_step, checkpoint_step FROM job WHERE job_id = ?",
+            )
+            .bind(id)
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+            states.push(state);
+        }
+        assert!(
+            states
+                .iter()
+                .all(|(status, _, _)| status == "queued" || status == "running"),
+            "a job finished before all were going, make them longer: {states:?}"
+        );
+        let going = |(status, progress, checkpoint): &(String, i64, Option<i64>)| {
+            status == "running"
+                && *progress > 0
+                && (!checkpointed || checkpoint.is_some_and(|s| s > 0))
+        };
+        if states.iter().all(going) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the jobs did not get going: {states:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    store.close().await;
+}
+
+/// Checks that the interrupted server left every job mid-run with a checkpoint, and returns
+/// the checkpoint steps.
+async fn checkpoints(db: &Path, ids: &[String]) -> Vec<i64> {
+    let store = Store::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    let mut steps = Vec::new();
+    for id in ids {
+        let (step, max): (Option<i64>, i64) =
+            sqlx::query_as("SELECT checkpoint_step, max_steps FROM job WHERE job_id = ?")
+                .bind(id)
+                .fetch_one(store.pool())
+                .await
+                .unwrap();
+        let step = step.unwrap_or_else(|| panic!("job {id} has no checkpoint"));
+        assert!(
+            step > 0 && step < max,
+            "job {id}: checkpoint at {step} of {max}"
+        );
+        steps.push(step);
+    }
+    store.close().await;
+    steps
+}
+
+/// Restarts over `db`, lets every job finish and compares with the uninterrupted runs.
+async fn finish_and_compare(db: &Path, log: PathBuf, ids: &[String], reference: &Reference) {
+    let server = Server::start(db, &log).await;
+    for (id, (history, final_params)) in ids.iter().zip(reference) {
+        let job = server.wait_finished(id).await;
+        assert_eq!(job["status"], "succeeded", "{job}");
+        assert!(job["stop_reason"] == "max_steps", "{job}");
+        let resumed = server.history(id).await;
+        assert_eq!(resumed.len(), history.len(), "job {id}: records");
+        for (a, b) in resumed.iter().zip(history) {
+            // JSON numbers are written with round-trip precision: equal text is equal bits.
+            assert_eq!(a, b, "job {id}");
+        }
+        assert_eq!(&job["result"]["final_params"].to_string(), final_params);
+    }
+}
+
+#[tokio::test]
+async fn jobs_killed_midway_resume_at_restart_and_equal_uninterrupted_runs_bit_for_bit() {
+    let _serial = SERIAL.lock().await;
+    let specs = jobs();
+    // The uninterrupted runs go on meanwhile.
+    tokio::spawn(reference());
+    let dir = TempDir::new().unwrap();
+    let db = dir.path().join("saddle.db");
+    let mut server = Server::start(&db, &dir.path().join("first.log")).await;
+    let mut ids = Vec::new();
+    for spec in &specs {
+        ids.push(server.submit(spec).await);
+    }
+    wait_in_progress(&db, &ids, true).await;
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    drop(server);
+    checkpoints(&db, &ids).await;
+
+    finish_and_compare(&db, dir.path().join("second.log"), &ids, reference().await).await;
+}
+
+#[tokio::test]
+async fn sigterm_queues_running_jobs_again_and_they_finish_after_the_restart() {
+    let _serial = SERIAL.lock().await;
+    let specs = jobs();
+    // The uninterrupted runs go on meanwhile.
+    tokio::spawn(reference());
+    let dir = TempDir::new().unwrap();
+    let db = dir.path().join("saddle.db");
+    let mut server = Server::start(&db, &dir.path().join("first.log")).await;
+    let mut ids = Vec::new();
+    for spec in &specs {
+        ids.push(server.submit(spec).await);
+    }
+    wait_in_progress(&db, &ids, false).await;
+    let took = server.terminate();
+    assert!(took < Duration::from_secs(5), "shutdown took {took:?}");
+    drop(server);
+
+    // Every job is queued again with its final checkpoint and no record at or after it.
+    let steps = checkpoints(&db, &ids).await;
+    let store = Store::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    for (id, step) in ids.iter().zip(&steps) {
+        let (status, last): (String, Option<i64>) = sqlx::query_as(
+            "SELECT status, (SELECT MAX(step) FROM step WHERE step.job_seq = job.job_seq) \
+             FROM job WHERE job_id = ?",
+        )
+        .bind(id)
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+        assert_eq!(status, "queued", "job {id}");
+        assert!(last.is_some_and(|last| last < *step), "job {id}");
+    }
+    store.close().await;
+
+    finish_and_compare(&db, dir.path().join("second.log"), &ids, reference().await).await;
+}
+
+#[tokio::test]
+async fn a_job_left_running_after_three_resumes_is_failed_with_the_reason() {
+    let dir = TempDir::new().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("saddle.db").display());
+    let app = TestApp::spawn_with(|c| c.database_url = url.clone()).await;
+    let long = json!({
+        "problem": {"kind": "builtin", "name": "rosenbrock"},
+        "initial": [-1.5, 2.0],
+        "optimizer": {"name": "adam", "lr": 1e-6},
+        "stop": {"max_steps": 10_000_000}
+    });
+    let id = app.submit(&long).await["id"].as_str().unwrap().to_string();
+    let short = app
+        .submit(&json!({
+            "problem": {"kind": "builtin", "name": "rosenbrock"},
+            "initial": [-1.5, 2.0],
+            "optimizer": {"name": "adam", "lr": 0.01},
+            "stop": {"max_steps": 50}
+        }))
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.wait_finished(&short, Duration::from_secs(30)).await;
+    app.stop().await;
+
+    // As a process that died during its third resumed run would leave it.
+    let store = Store::connect(&url).await.unwrap();
+    sqlx::query("UPDATE job SET status = 'running', resume_attempts = 3 WHERE job_id = ?")
+        .bind(&id)
+        .execute(store.pool())
+        .await
+        .unwrap();
+    store.close().await;
+
+    let app = TestApp::spawn_with(|c| c.database_url = url.clone()).await;
+    let job: Value = app
+        .get(&format!("/v1/jobs/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(job["status"], "failed", "{job}");
+    assert_eq!(job["stop_reason"], "interrupted");
+    let message = job["error"]["message"].as_str().unwrap();
+    assert!(message.contains("resumed 3 times"), "{message}");
+    // A finished job is left as it was.
+    let done: Value = app
+        .get(&format!("/v1/jobs/{short}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(done["status"], "succeeded");
+    app.stop().await;
+}
