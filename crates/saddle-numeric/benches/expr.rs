@@ -2,7 +2,7 @@
 //! 2-D and 1000-D (as a `sum`), and 10 000 Adam steps through the executor.
 //!
 //! Run: `cargo bench -p saddle-numeric --bench expr -- --warm-up-time 1 --measurement-time 3`
-//! (figures in BENCHMARKS-expr.md).
+//! (figures in BENCHMARKS.md and docs/benchmarks/expressions.md).
 
 use std::hint::black_box;
 

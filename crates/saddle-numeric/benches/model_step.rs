@@ -1,7 +1,7 @@
 //! One training step (forward, backward, Adam update, next batch) of model problems:
 //! logistic regression on 10 000 × 100 full batch and in batches of 64, and an MLP
 //! 100-64-64-1 (relu) on 10 000 rows full batch. The PyTorch counterpart is
-//! `benches/torch_model_step.py`; figures are in BENCHMARKS-model.md.
+//! `benches/torch_model_step.py`; figures are in BENCHMARKS.md and docs/benchmarks/models.md.
 //!
 //! Run: `cargo bench -p saddle-numeric --bench model_step -- --warm-up-time 1 --measurement-time 3`
 

@@ -7,7 +7,7 @@
 //! ```
 //!
 //! The grammar, the n-D syntax, the subgradient conventions at non-smooth points and the
-//! limits are documented in EXPRESSIONS.md at the repository root.
+//! limits are documented in docs/EXPRESSIONS.md.
 
 mod compile;
 mod parse;
@@ -170,7 +170,7 @@ pub struct Variable {
 #[cfg_attr(feature = "openapi", schema(example = json!({"expression": "(1 - x)^2 + 100*(y - x^2)^2"})))]
 #[serde(deny_unknown_fields)]
 pub struct ExpressionProblem {
-    /// The formula, e.g. `(1 - x)^2 + 100*(y - x^2)^2`; see EXPRESSIONS.md for the grammar.
+    /// The formula, e.g. `(1 - x)^2 + 100*(y - x^2)^2`; see docs/EXPRESSIONS.md for the grammar.
     pub expression: String,
     /// The order of the variables in x and `initial`; by default, order of first appearance.
     #[serde(default, skip_serializing_if = "Option::is_none")]

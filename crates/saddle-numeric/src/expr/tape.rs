@@ -4,7 +4,7 @@
 //!
 //! Slots `0..n` hold the inputs, the next ones the constants (written once at build time),
 //! then one slot per instruction. Local derivatives follow PyTorch's `derivatives.yaml`,
-//! including its choices at non-differentiable points (see EXPRESSIONS.md).
+//! including its choices at non-differentiable points (see docs/EXPRESSIONS.md).
 
 use super::scalar::{Dual, Scalar};
 
