@@ -255,6 +255,24 @@ async fn a_rosenbrock_job_made_with_the_form_finishes_with_its_charts_and_diagno
     b.screenshot(&screenshot_path("job-rosenbrock-adam")).await;
     h.screenshot_of("#trajectory", "job-rosenbrock-adam-trajectory")
         .await;
+    // The jobs list shows it, finished, with its final loss.
+    h.open("", "/jobs").await;
+    let listed = b
+        .wait_until(
+            "the job in the list",
+            "const row = document.querySelector('#jobs-table tr[data-status=succeeded]');
+             return row && row.textContent;",
+            SHORT,
+        )
+        .await;
+    let listed = listed.as_str().unwrap();
+    assert!(
+        listed.contains("banana") && listed.contains("builtin") && listed.contains("adam"),
+        "{listed}"
+    );
+    b.screenshot(&screenshot_path("jobs-list")).await;
+    b.execute("history.back();", json!([])).await;
+    b.wait_for("#chart-loss", SHORT).await;
     b.resize(390, 844).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     b.screenshot(&screenshot_path("job-rosenbrock-adam-phone"))
@@ -266,8 +284,17 @@ async fn a_rosenbrock_job_made_with_the_form_finishes_with_its_charts_and_diagno
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sweep_of_three_optimizers_on_the_saddle_fills_its_leaderboard() {
     let h = Harness::start().await;
+    // This one runs in dark mode, for its screenshots.
+    h.browser.prefer_dark().await;
     h.open("", "/sweeps").await;
     let b = &h.browser;
+    let dark = b
+        .execute(
+            "return matchMedia('(prefers-color-scheme: dark)').matches;",
+            json!([]),
+        )
+        .await;
+    assert_eq!(dark, json!(true));
     b.click(&b.wait_for("#function option[value='saddle']", SHORT).await)
         .await;
     for name in ["sgd", "adam", "rmsprop"] {

@@ -236,6 +236,17 @@ impl Session {
         .await;
     }
 
+    /// Makes the page see `prefers-color-scheme: dark` (Chrome DevTools Protocol).
+    pub async fn prefer_dark(&self) {
+        self.call(
+            "POST",
+            "/goog/cdp/execute",
+            json!({"cmd": "Emulation.setEmulatedMedia",
+                   "params": {"features": [{"name": "prefers-color-scheme", "value": "dark"}]}}),
+        )
+        .await;
+    }
+
     /// Saves a PNG of the window to `path`.
     pub async fn screenshot(&self, path: &Path) {
         let value = self.call("GET", "/screenshot", json!({})).await;
