@@ -449,3 +449,108 @@ async fn without_the_charting_library_the_page_shows_the_server_plots_and_says_s
     h.assert_clean(&[]).await;
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_stuck_on_the_saddle_shows_the_escape_direction() {
+    let h = Harness::start().await;
+    // Gradient descent from (1, 0) slides along y = 0 into the saddle point at the origin.
+    let job = h
+        .app
+        .submit(&json!({
+            "problem": {"kind": "builtin", "name": "saddle"}, "initial": [1.0, 0.0],
+            "optimizer": {"name": "sgd", "lr": 0.1}, "stop": {"max_steps": 300}
+        }))
+        .await;
+    let id = job["id"].as_str().unwrap();
+    h.app.wait_finished(id, JOB_RUN).await;
+    h.open("", &format!("/jobs/{id}")).await;
+    let b = &h.browser;
+    let feature = b
+        .wait_until(
+            "the diagnosis",
+            "return document.querySelector('#diagnosis-feature')?.dataset.feature;",
+            SHORT,
+        )
+        .await;
+    assert_eq!(feature, "saddle_point");
+    let text = b.text(&b.wait_for("#diagnosis", SHORT).await).await;
+    assert!(text.contains("Escape direction: [0, 1]"), "{text}");
+    if h.has_uplot().await {
+        b.wait_until(
+            "the landscape is sampled",
+            "return document.querySelector('#trajectory canvas')?.width > 0;",
+            SHORT,
+        )
+        .await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        // The double arrow is drawn in the accent colour (--accent, light theme).
+        let arrow = h.pixels_of("#trajectory canvas", [0x6f, 0x2d, 0xbd]).await;
+        assert!(arrow > 100, "escape arrow: {arrow} pixels");
+    }
+    h.screenshot_of("#trajectory", "job-saddle-escape").await;
+    h.assert_clean(&[]).await;
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_job_streams_its_curve_and_can_be_cancelled_from_its_page() {
+    let h = Harness::start().await;
+    // Long enough to be watched while it runs.
+    let job = h
+        .app
+        .submit(&json!({
+            "problem": {"kind": "builtin", "name": "rosenbrock"}, "initial": [-1.5, 2.0],
+            "optimizer": {"name": "sgd", "lr": 1e-5}, "stop": {"max_steps": 10_000_000u64},
+            "record": {"every": 100}
+        }))
+        .await;
+    let id = job["id"].as_str().unwrap();
+    h.open("", &format!("/jobs/{id}")).await;
+    let b = &h.browser;
+    b.wait_until(
+        "the job runs",
+        "return document.querySelector('#job-status')?.textContent === 'running';",
+        SHORT,
+    )
+    .await;
+    let first = b
+        .wait_until(
+            "steps streamed in",
+            "const s = document.querySelector('#job-step')?.textContent.match(/step (\\d+)/);
+             return s && Number(s[1]);",
+            SHORT,
+        )
+        .await;
+    let later = b
+        .wait_until(
+            "more steps streamed in",
+            &format!(
+                "const s = document.querySelector('#job-step')?.textContent.match(/step (\\d+)/);
+                 return s && Number(s[1]) > {first} && Number(s[1]);"
+            ),
+            SHORT,
+        )
+        .await;
+    assert!(later.as_u64() > first.as_u64());
+    if h.has_uplot().await {
+        let pixels = h.pixels_of("#chart-loss canvas", RUN_COLOUR).await;
+        assert!(pixels > 20, "the live curve: {pixels} pixels");
+    }
+    b.click(&b.wait_for("#cancel", SHORT).await).await;
+    b.wait_until(
+        "the job is cancelled",
+        "return document.querySelector('#job-status')?.textContent === 'cancelled';",
+        SHORT,
+    )
+    .await;
+    let job: Value = h
+        .app
+        .get(&format!("/v1/jobs/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(job["status"], "cancelled");
+    h.assert_clean(&[]).await;
+    h.stop().await;
+}

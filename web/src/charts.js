@@ -14,11 +14,25 @@ export const PALETTE = ["#e4572e", "#2e86ab", "#59a14f", "#b07aa1", "#f2a541", "
 const css = (name) => getComputedStyle(document.documentElement).getPropertyValue(name).trim();
 
 /**
+ * How values map to the y axis. uPlot's own log scale hangs on ranges wider than its tick
+ * table (about 1e-16…1e16, easily passed by a loss converging to 1e-59 or diverging to
+ * -1e41), so the chart draws transformed values on a linear scale and labels the ticks with
+ * the original ones.
+ */
+const AXES = {
+  linear: { to: (v) => v, from: (y) => y },
+  log: { to: (v) => Math.log10(v), from: (y) => Math.pow(10, y) },
+  // Log-like on both sides of zero and linear near it: asinh(v/2) / ln 10 ≈ ±log10|v|.
+  symlog: { to: (v) => Math.asinh(v / 2) / Math.LN10, from: (y) => 2 * Math.sinh(y * Math.LN10) },
+};
+const MAX_TICKS = 7;
+
+/**
  * A line chart of one x axis (steps) and several y series, redrawn as data arrives.
  * Drag to zoom, double-click to zoom out (uPlot's own cursor handling).
  */
 export class LineChart {
-  /** `series`: [{label, color}]; `log`: a log-scaled y axis. */
+  /** `series`: [{label, color}]; `log`: a logarithmic y axis (symmetric-log if a value is ≤ 0). */
   constructor(container, { title, series, log = false, height = 240 }) {
     this.container = container;
     this.title = title;
@@ -36,20 +50,38 @@ export class LineChart {
     return { width: Math.max(200, this.container.clientWidth), height: this.height };
   }
 
+  /** The y axis the data needs now. */
+  axisKind() {
+    if (!this.log) return "linear";
+    const signed = this.data.slice(1).some((y) => y.some((v) => v !== null && v <= 0));
+    return signed ? "symlog" : "log";
+  }
+
   build() {
     this.plot?.destroy();
-    this.distr = this.yScale().distr || 1;
+    this.kind = this.axisKind();
+    const { from } = AXES[this.kind];
     const axis = { stroke: css("--fg"), grid: { stroke: css("--grid"), width: 1 }, ticks: { stroke: css("--grid") } };
-    const yAxis = { ...axis, grid: { ...axis.grid, filter: decadesOnly }, ticks: { ...axis.ticks, filter: decadesOnly } };
+    const yAxis =
+      this.kind === "linear"
+        ? { ...axis, size: 70, values: (u, ticks) => ticks.map(shortTick) }
+        : { ...axis, size: 70, splits: (u, i, min, max) => niceSplits(this.kind, min, max), values: (u, ticks) => ticks.map((t) => shortTick(from(t))) };
     this.plot = new window.uPlot(
       {
         ...this.size(),
         title: this.title,
-        scales: { x: { time: false }, y: this.yScale() },
-        axes: [{ ...axis, label: "step" }, { ...yAxis, size: 70, values: (u, ticks) => ticks.map(shortTick), filter: decadesOnly }],
+        scales: { x: { time: false } },
+        axes: [{ ...axis, label: "step" }, yAxis],
         series: [
           { label: "step" },
-          ...this.series.map((s) => ({ label: s.label, stroke: s.color, width: 1.5, spanGaps: true, points: { show: false } })),
+          ...this.series.map((s) => ({
+            label: s.label,
+            stroke: s.color,
+            width: 1.5,
+            spanGaps: true,
+            points: { show: false },
+            value: (u, y) => (y === null ? "--" : shortTick(from(y))),
+          })),
         ],
         legend: { live: true },
       },
@@ -58,31 +90,17 @@ export class LineChart {
     );
   }
 
-  /**
-   * The y scale: linear, or logarithmic when asked — which becomes asinh (log-like on both
-   * sides of zero) as soon as a value is ≤ 0, e.g. a loss unbounded below.
-   */
-  yScale() {
-    if (!this.log) return {};
-    const signed = this.data.slice(1).some((y) => y.some((v) => v !== null && v <= 0));
-    return signed ? { distr: 4, asinh: 1 } : { distr: 3 };
-  }
-
-  /** The data as drawn: values that are not finite are gaps. */
+  /** The data as drawn: transformed for the axis; values that are not finite are gaps. */
   shown() {
+    const { to } = AXES[this.kind ?? this.axisKind()];
     const [x, ...ys] = this.data;
-    return [x, ...ys.map((y) => y.map((v) => (v !== null && Number.isFinite(v) ? v : null)))];
+    return [x, ...ys.map((y) => y.map((v) => (v !== null && Number.isFinite(v) && Number.isFinite(to(v)) ? to(v) : null)))];
   }
 
-  /** Draws the data, rebuilding the chart when the scale it needs changed. */
+  /** Draws the data, rebuilding the chart when the axis it needs changed. */
   draw() {
-    const distr = this.yScale().distr || 1;
-    if (distr !== this.distr) {
-      this.distr = distr;
-      this.build();
-    } else {
-      this.plot.setData(this.shown());
-    }
+    if (this.axisKind() !== this.kind) this.build();
+    else this.plot.setData(this.shown());
   }
 
   /** Replaces the data: `x` the steps, `ys` one array per series (null for a gap). */
@@ -117,20 +135,26 @@ export class LineChart {
   }
 }
 
-/**
- * On log and asinh axes, keep the ticks and grid lines at powers of ten (and zero) only:
- * uPlot also draws 2×, 3×, … 9×, which packs the grid into grey bands.
- */
-function decadesOnly(u, splits) {
-  if ((u.scales.y.distr ?? 1) === 1) return splits;
-  const decade = (v) => v === 0 || Math.abs(Math.log10(Math.abs(v)) % 1) < 1e-9;
-  const kept = splits.filter(decade);
-  const stride = Math.max(1, Math.ceil(kept.length / 7));
-  return splits.map((v) => (decade(v) && kept.indexOf(v) % stride === 0 ? v : null));
+/** Tick positions (in axis units) at powers of ten (and zero), at most MAX_TICKS of them. */
+function niceSplits(kind, min, max) {
+  const { to } = AXES[kind];
+  let values = [];
+  if (kind === "log") {
+    for (let k = Math.ceil(min); k <= Math.floor(max); k++) values.push(Math.pow(10, k));
+  } else {
+    const top = Math.ceil(Math.max(Math.abs(min), Math.abs(max)) * 1.1) + 1;
+    for (let k = top; k >= 0; k--) values.push(-Math.pow(10, k));
+    values.push(0);
+    for (let k = 0; k <= top; k++) values.push(Math.pow(10, k));
+  }
+  values = values.map(to).filter((y) => y >= min && y <= max);
+  if (values.length < 2) return [min, max];
+  const stride = Math.ceil(values.length / MAX_TICKS);
+  return values.filter((_, i) => i % stride === 0);
 }
 
 function shortTick(value) {
-  if (value === null) return "";
+  if (value === null || value === undefined) return "";
   const a = Math.abs(value);
   return a !== 0 && (a >= 1e4 || a < 1e-2) ? value.toExponential(0) : String(Number(value.toPrecision(3)));
 }
