@@ -255,6 +255,27 @@ async fn a_rosenbrock_job_made_with_the_form_finishes_with_its_charts_and_diagno
     b.screenshot(&screenshot_path("job-rosenbrock-adam")).await;
     h.screenshot_of("#trajectory", "job-rosenbrock-adam-trajectory")
         .await;
+    // Continue it: a new job from the final state, linked back to this one.
+    let first_url = b.execute("return location.hash;", json!([])).await;
+    b.click(&b.wait_for("#continue", SHORT).await).await;
+    b.wait_until(
+        "the continuation succeeded",
+        "return document.querySelector('a[href^=\"#/jobs/\"]')?.textContent === '← continued from'
+           && document.querySelector('#job-status')?.textContent === 'succeeded';",
+        JOB_RUN,
+    )
+    .await;
+    let step = b
+        .wait_until(
+            "the continuation's own count",
+            "return document.querySelector('#job-step')?.textContent.includes('in this job')
+               && document.querySelector('#job-step').textContent;",
+            SHORT,
+        )
+        .await;
+    assert_eq!(step, "step 2500 (500 of 500 in this job)");
+    b.goto_hash(first_url.as_str().unwrap()).await;
+
     // The jobs list shows it, finished, with its final loss.
     h.open("", "/jobs").await;
     let listed = b
@@ -271,7 +292,7 @@ async fn a_rosenbrock_job_made_with_the_form_finishes_with_its_charts_and_diagno
         "{listed}"
     );
     b.screenshot(&screenshot_path("jobs-list")).await;
-    b.execute("history.back();", json!([])).await;
+    b.goto_hash(first_url.as_str().unwrap()).await;
     b.wait_for("#chart-loss", SHORT).await;
     b.resize(390, 844).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -551,6 +572,78 @@ async fn a_running_job_streams_its_curve_and_can_be_cancelled_from_its_page() {
         .await
         .unwrap();
     assert_eq!(job["status"], "cancelled");
+    h.assert_clean(&[]).await;
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dataset_uploaded_from_the_form_trains_a_model() {
+    let h = Harness::start().await;
+    // Two separable classes along x1 + x2.
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("halves.csv");
+    let mut rows = String::from("x1,x2,label\n");
+    for i in 0..60 {
+        let (a, b) = (f64::from(i % 10) / 10.0, f64::from(i / 10) / 6.0);
+        rows.push_str(&format!("{a},{b},{}\n", u8::from(a + b > 0.9)));
+    }
+    std::fs::write(&csv, rows).unwrap();
+
+    h.open("", "/new").await;
+    let b = &h.browser;
+    b.click(
+        &b.wait_for("#problem-kind option[value='model']", SHORT)
+            .await,
+    )
+    .await;
+    let file = b.wait_for("#upload-file", SHORT).await;
+    b.type_into(&file, csv.to_str().unwrap()).await;
+    b.type_into(&b.wait_for("#upload-target", SHORT).await, "label")
+        .await;
+    b.click(&b.wait_for("#upload-dataset", SHORT).await).await;
+    let picked = b
+        .wait_until(
+            "the uploaded dataset is picked",
+            "const s = document.querySelector('#dataset'); return s.value && s.selectedOptions[0].textContent;",
+            SHORT,
+        )
+        .await;
+    assert_eq!(picked, "halves (60×3)");
+    b.click(
+        &b.wait_for("#model-type option[value='logistic']", SHORT)
+            .await,
+    )
+    .await;
+    b.type_into(&b.wait_for("#opt-lr", SHORT).await, "0.5")
+        .await;
+    b.type_into(&b.wait_for("#max-steps", SHORT).await, "300")
+        .await;
+    let request: Value =
+        serde_json::from_str(&b.text(&b.wait_for("#request-json", SHORT).await).await).unwrap();
+    assert_eq!(request["problem"]["kind"], "model");
+    assert_eq!(request["problem"]["model"], json!({"type": "logistic"}));
+    assert!(request["problem"]["dataset_id"].is_string(), "{request}");
+    b.click(&b.wait_for("#submit", SHORT).await).await;
+    b.wait_until(
+        "the model is trained",
+        "return document.querySelector('#job-status')?.textContent === 'succeeded';",
+        JOB_RUN,
+    )
+    .await;
+    if h.has_uplot().await {
+        b.wait_for("#chart-loss canvas", SHORT).await;
+        let pixels = h.pixels_of("#chart-loss canvas", RUN_COLOUR).await;
+        assert!(pixels > 100, "loss curve: {pixels} pixels");
+    }
+    // A model's parameters are no 2-D path.
+    let hidden = b
+        .execute(
+            "return document.querySelector('#trajectory').closest('.panel').hidden;",
+            json!([]),
+        )
+        .await;
+    assert_eq!(hidden, json!(true));
+    b.screenshot(&screenshot_path("job-model")).await;
     h.assert_clean(&[]).await;
     h.stop().await;
 }

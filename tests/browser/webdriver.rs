@@ -152,6 +152,12 @@ impl Session {
         self.call("POST", "/url", json!({ "url": url })).await;
     }
 
+    /// Goes to another page of the single-page app (`#/…`) without reloading.
+    pub async fn goto_hash(&self, hash: &str) {
+        self.execute("location.hash = arguments[0];", json!([hash]))
+            .await;
+    }
+
     /// Runs `script` (a function body; `arguments` holds `args`) and returns its result.
     pub async fn execute(&self, script: &str, args: Value) -> Value {
         self.call(

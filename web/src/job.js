@@ -68,6 +68,7 @@ class JobView {
   }
 
   start() {
+    this.learnStepOffset().catch((error) => console.warn("no first step yet:", error.message));
     const finished = isFinished(this.job.status);
     if (this.mode === "uplot") {
       const loss = new LineChart(this.element.querySelector("#chart-loss"), { title: "", series: [{ label: "loss", color: "#e4572e" }], log: true });
@@ -182,22 +183,43 @@ class JobView {
     });
   }
 
-  renderProgress() {
+  /**
+   * A continuation numbers its steps on from its parent's last one, while `max_steps` counts
+   * its own: its first recorded step is the offset.
+   */
+  async learnStepOffset() {
+    if (!this.job.continued_from) return;
+    const { steps } = await api("GET", `/v1/jobs/${this.job.id}/steps?limit=1&fields=loss`);
+    this.offset = steps[0]?.step ?? 0;
+    this.renderProgress();
+  }
+
+  progressText() {
     const { step, max_steps } = this.job.progress;
+    const offset = this.offset || 0;
+    return offset ? `step ${step} (${step - offset} of ${max_steps} in this job)` : `step ${step} of ${max_steps}`;
+  }
+
+  progressShare() {
+    const { step, max_steps } = this.job.progress;
+    if (this.job.status === "succeeded") return 1;
+    return max_steps ? Math.min(1, Math.max(0, (step - (this.offset || 0)) / max_steps)) : 0;
+  }
+
+  renderProgress() {
     const progress = this.header.querySelector("progress");
-    if (progress) progress.value = max_steps ? step / max_steps : 0;
+    if (progress) progress.value = this.progressShare();
     const label = this.header.querySelector("#job-step");
-    if (label) label.textContent = `step ${step} of ${max_steps}`;
+    if (label) label.textContent = this.progressText();
   }
 
   renderJob() {
     const job = this.job;
-    const { step, max_steps } = job.progress;
     this.header.replaceChildren(
       h("h1", {}, job.name || `${problemLabel(job.spec.problem)} · ${job.spec.optimizer.name}`),
       h("span", { id: "job-status", class: `status ${job.status}` }, job.status),
-      h("progress", { max: 1, value: job.status === "succeeded" ? 1 : max_steps ? step / max_steps : 0 }),
-      h("span", { id: "job-step", class: "muted" }, `step ${step} of ${max_steps}`),
+      h("progress", { max: 1, value: this.progressShare() }),
+      h("span", { id: "job-step", class: "muted" }, this.progressText()),
     );
     this.renderActions();
     this.renderSummary();

@@ -102,7 +102,7 @@ export function problemPicker({ functions, datasets, models, onChange, defaultFu
   const upload = h("input", { id: "upload-file", type: "file", accept: ".csv,text/csv" });
   const uploadTarget = h("input", { id: "upload-target", type: "text", placeholder: "target column(s)", value: "label" });
   const uploadStatus = h("span", { class: "muted" });
-  const uploadButton = h("button", { type: "button", class: "small" }, "Upload CSV");
+  const uploadButton = h("button", { type: "button", class: "small", id: "upload-dataset" }, "Upload CSV");
   uploadButton.addEventListener("click", async () => {
     const file = upload.files[0];
     if (!file) return (uploadStatus.textContent = "choose a CSV file first");
