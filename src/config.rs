@@ -104,6 +104,12 @@ pub struct ServeConfig {
     /// (0: none; a job interrupted by a crash then starts again from its beginning).
     #[arg(long, env = "SADDLE_CHECKPOINT_SECONDS", default_value_t = 5.0, value_parser = parse_seconds)]
     pub checkpoint_seconds: f64,
+
+    /// Origins whose browser pages may call the API (CORS), comma-separated, each
+    /// `scheme://host[:port]` as browsers send it, or `*` for any (default: none, so only
+    /// pages served by saddle itself can).
+    #[arg(long, env = "SADDLE_CORS_ORIGINS", value_delimiter = ',', value_parser = parse_origin)]
+    pub cors_origins: Vec<String>,
 }
 
 /// Accepts a finite, non-negative number of seconds.
@@ -111,6 +117,29 @@ fn parse_seconds(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
         _ => Err(format!("expected a number of seconds ≥ 0, got `{s}`")),
+    }
+}
+
+/// Accepts `*` or an origin as a browser sends it in `Origin`: `scheme://host[:port]`, with
+/// no path, query or trailing slash (which would never match and silently allow nothing).
+fn parse_origin(s: &str) -> Result<String, String> {
+    let origin = s.trim();
+    if origin == "*" {
+        return Ok(origin.to_string());
+    }
+    let fail = || format!("expected `*` or an origin like `https://example.com:8443`, got `{s}`");
+    let (scheme, rest) = origin.split_once("://").ok_or_else(fail)?;
+    let scheme_ok = !scheme.is_empty()
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
+    let host_ok = !rest.is_empty()
+        && !rest.contains(['/', '?', '#', '*'])
+        && rest.chars().all(|c| c.is_ascii_graphic());
+    if scheme_ok && host_ok {
+        Ok(origin.to_string())
+    } else {
+        Err(fail())
     }
 }
 
@@ -143,5 +172,30 @@ impl ServeConfig {
         self.workers
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
             .max(1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_origin;
+
+    #[test]
+    fn origins_are_checked_for_the_shape_browsers_send() {
+        assert_eq!(parse_origin("*").unwrap(), "*");
+        assert_eq!(
+            parse_origin(" https://a.example:8443 ").unwrap(),
+            "https://a.example:8443"
+        );
+        assert!(parse_origin("http://localhost:3000").is_ok());
+        for bad in [
+            "",
+            "example.com",
+            "https://a.example/",
+            "https://a.example/x",
+            "://x",
+            "https://",
+        ] {
+            assert!(parse_origin(bad).is_err(), "{bad} was accepted");
+        }
     }
 }

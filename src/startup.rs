@@ -9,7 +9,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use crate::config::ServeConfig;
-use crate::http::{app, AppState, PageTokens};
+use crate::http::{app, with_cors, AppState, PageTokens};
 use crate::jobs::{JobLimits, JobRunner};
 use crate::store::{Recovery, Store, StoreError};
 
@@ -79,7 +79,7 @@ impl Application {
             tokens: PageTokens::new(key),
             dataset_limits: config.dataset_limits(),
         };
-        let router = app(state, config.max_body_bytes);
+        let router = with_cors(app(state, config.max_body_bytes), &config.cors_origins);
         let listener = TcpListener::bind(config.listen).await?;
         tracing::info!(
             address = %listener.local_addr()?,

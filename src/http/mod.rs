@@ -1,6 +1,8 @@
 //! The HTTP API: one module per resource, routes and OpenAPI built together.
 
 mod catalogue;
+mod cors;
+mod dashboard;
 mod datasets;
 mod evaluate;
 mod events;
@@ -24,6 +26,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use utoipa_scalar::{Scalar, Servable};
 
+pub use cors::with_cors;
 pub use extract::{ApiJson, ApiQuery};
 pub use page_token::PageTokens;
 
@@ -176,7 +179,8 @@ pub fn openapi_json() -> String {
     openapi().to_pretty_json().expect("the spec serializes")
 }
 
-/// The whole application: API routes, the spec at /openapi.json and the docs at /docs.
+/// The whole application: API routes, the spec at /openapi.json, the docs at /docs and the
+/// dashboard at /.
 pub fn app(state: AppState, max_body_bytes: usize) -> Router {
     let (router, spec) = api_router().split_for_parts();
     let spec = with_discriminators(spec);
@@ -192,6 +196,7 @@ pub fn app(state: AppState, max_body_bytes: usize) -> Router {
             }),
         )
         .merge(Scalar::with_url("/docs", spec))
+        .merge(dashboard::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body_bytes))

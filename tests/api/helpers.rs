@@ -38,6 +38,7 @@ pub fn test_config(dir: &TempDir) -> ServeConfig {
         max_tape: 1_000_000,
         shutdown_seconds: 5,
         checkpoint_seconds: 5.0,
+        cors_origins: Vec::new(),
     }
 }
 

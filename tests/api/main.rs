@@ -2,6 +2,8 @@
 
 mod catalogue;
 mod continuation;
+mod cors;
+mod dashboard;
 mod datasets;
 mod diagnosis;
 mod errors;
