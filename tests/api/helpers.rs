@@ -6,7 +6,7 @@ use reqwest::{Client, Response, StatusCode};
 use serde_json::{json, Value};
 use tempfile::TempDir;
 
-use saddle::config::ServeConfig;
+use saddle::config::{AuthMode, ServeConfig};
 use saddle::startup::Application;
 
 /// A running server and a client for it.
@@ -38,6 +38,10 @@ pub fn test_config(dir: &TempDir) -> ServeConfig {
         max_tape: 1_000_000,
         shutdown_seconds: 5,
         checkpoint_seconds: 5.0,
+        // -- tenants, API keys and quotas --
+        auth: AuthMode::Auto,
+        admin_token: None,
+        max_active_jobs_per_tenant: 1000,
     }
 }
 
