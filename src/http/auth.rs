@@ -22,7 +22,7 @@ use utoipa::Modify;
 use super::doc::problem_doc;
 use super::AppState;
 use crate::error::ApiError;
-use crate::store::Store;
+use crate::store::{KeyOwner, Store};
 use crate::tenant::{hash_key, Tenant};
 
 /// Who may call what: whether API keys are required, and the admin token (as its hash).
@@ -43,10 +43,14 @@ impl Access {
         }
     }
 
-    /// The tenant a request acts for, from its `Authorization` header.
-    async fn tenant_of(&self, parts: &Parts) -> Result<Tenant, ApiError> {
+    /// Who a request acts for, from its `Authorization` header: the key's owner, or the
+    /// default tenant without a key when keys are not required.
+    async fn owner_of(&self, parts: &Parts) -> Result<KeyOwner, ApiError> {
         if !self.keys_required {
-            return Ok(Tenant::default());
+            return Ok(KeyOwner {
+                api_key_id: None,
+                tenant: Tenant::default(),
+            });
         }
         let key = bearer_token(parts).ok_or_else(|| {
             ApiError::Unauthorized(
@@ -57,7 +61,7 @@ impl Access {
             )
         })?;
         match self.store.key_owner(&hash_key(key)).await? {
-            Some(owner) => Ok(owner.tenant),
+            Some(owner) => Ok(owner),
             None => Err(ApiError::Unauthorized(
                 "the API key is not valid: it is unknown or was revoked; ask an administrator \
                  for a key"
@@ -81,15 +85,17 @@ fn is_tenant_route(path: &str) -> bool {
 }
 
 /// Middleware: finds the tenant of every `/v1/` request (401 without a live key when keys are
-/// required) and leaves it in the request's extensions.
+/// required) and leaves it in the request's extensions, with the [`KeyOwner`] (whose key id
+/// per-key limits and logs can use).
 pub async fn authenticate(State(access): State<Access>, request: Request, next: Next) -> Response {
     if !is_tenant_route(request.uri().path()) {
         return next.run(request).await;
     }
     let (mut parts, body) = request.into_parts();
-    match access.tenant_of(&parts).await {
-        Ok(tenant) => {
-            parts.extensions.insert(tenant);
+    match access.owner_of(&parts).await {
+        Ok(owner) => {
+            parts.extensions.insert(owner.tenant.clone());
+            parts.extensions.insert(owner);
             next.run(Request::from_parts(parts, body)).await
         }
         Err(e) => e.into_response(),

@@ -21,11 +21,11 @@ pub struct ApiKeyRow {
     pub revoked_at: Option<String>,
 }
 
-/// The key that authenticated a request.
+/// Who a request acts for.
 #[derive(Debug, Clone)]
 pub struct KeyOwner {
-    /// The key's public id.
-    pub api_key_id: String,
+    /// The public id of the key that authenticated it (`None` with auth off).
+    pub api_key_id: Option<String>,
     /// Its tenant.
     pub tenant: Tenant,
 }
@@ -98,7 +98,7 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         Ok(row.map(|(api_key_id, tenant)| KeyOwner {
-            api_key_id,
+            api_key_id: Some(api_key_id),
             tenant: Tenant::stored(tenant),
         }))
     }

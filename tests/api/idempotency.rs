@@ -206,3 +206,90 @@ async fn keys_are_per_tenant() {
     assert_eq!(ids[0], ids[2], "A's retry does");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_claimed_key_is_in_flight_until_completed_or_released_and_expires() {
+    use saddle::store::{IdempotencyClaim, Store, StoredResponse};
+    use std::time::Duration;
+
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("i.db").display());
+    let store = Store::connect(&url).await.unwrap();
+    let tenant = saddle::tenant::Tenant::default();
+    let other = saddle::tenant::Tenant::parse("other").unwrap();
+    let day = Duration::from_secs(86_400);
+    let claim = |tenant, hash: &'static [u8], keep| {
+        let store = store.clone();
+        async move {
+            store
+                .claim_idempotency_key(tenant, "k", hash, keep)
+                .await
+                .unwrap()
+        }
+    };
+    assert!(matches!(
+        claim(&tenant, b"one", day).await,
+        IdempotencyClaim::Claimed
+    ));
+    assert!(matches!(
+        claim(&tenant, b"one", day).await,
+        IdempotencyClaim::InFlight
+    ));
+    assert!(matches!(
+        claim(&tenant, b"two", day).await,
+        IdempotencyClaim::Mismatch
+    ));
+    assert!(matches!(
+        claim(&other, b"one", day).await,
+        IdempotencyClaim::Claimed
+    ));
+
+    // Released (the request failed): free again.
+    store.release_idempotency_key(&tenant, "k").await.unwrap();
+    assert!(matches!(
+        claim(&tenant, b"two", day).await,
+        IdempotencyClaim::Claimed
+    ));
+    let answer = StoredResponse {
+        status: 201,
+        location: Some("/v1/jobs/1".into()),
+        content_type: Some("application/json".into()),
+        body: b"{}".to_vec(),
+    };
+    store
+        .complete_idempotency_key(&tenant, "k", &answer)
+        .await
+        .unwrap();
+    // A completed answer is not freed by a release, and is replayed.
+    store.release_idempotency_key(&tenant, "k").await.unwrap();
+    match claim(&tenant, b"two", day).await {
+        IdempotencyClaim::Replay(stored) => {
+            assert_eq!(stored.status, 201);
+            assert_eq!(stored.location.as_deref(), Some("/v1/jobs/1"));
+            assert_eq!(stored.body, b"{}");
+        }
+        other => panic!("expected a replay, got {other:?}"),
+    }
+
+    // An expired record is purged by the next claim; keys left in flight by a dead process
+    // are freed at start.
+    assert!(matches!(
+        claim(&other, b"x", Duration::ZERO).await,
+        IdempotencyClaim::Mismatch
+    ));
+    store.release_idempotency_key(&other, "k").await.unwrap();
+    assert!(matches!(
+        claim(&other, b"x", Duration::ZERO).await,
+        IdempotencyClaim::Claimed
+    ));
+    assert!(matches!(
+        claim(&other, b"y", day).await,
+        IdempotencyClaim::Claimed
+    ));
+    assert_eq!(store.release_abandoned_idempotency_keys().await.unwrap(), 1);
+    assert!(matches!(
+        claim(&other, b"z", day).await,
+        IdempotencyClaim::Claimed
+    ));
+    store.close().await;
+}
