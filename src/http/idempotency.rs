@@ -277,7 +277,12 @@ impl Modify for IdempotencyDoc {
                  `Idempotent-Replayed: true`, and creates nothing; the same key with another \
                  body is a 422. 1 to 255 printable ASCII characters, e.g. a UUID.",
             ))
-            .schema(Some(string().max_length(Some(MAX_KEY_LENGTH))))
+            .schema(Some(
+                string()
+                    .min_length(Some(1))
+                    .max_length(Some(MAX_KEY_LENGTH))
+                    .pattern(Some("^[!-~]+$")),
+            ))
             .example(Some(json!("5d9e5b6c-3a1f-4f0e-8b7a-2c6d1e9f0a34")))
             .build();
         let mut in_flight = problem_doc(
