@@ -648,3 +648,61 @@ async fn a_tenant_over_its_active_jobs_quota_gets_429_with_retry_after_and_other
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_job_stored_against_another_tenants_dataset_fails_instead_of_reading_it() {
+    // The API refuses such a job at submission (tested above); the worker checks again with
+    // the job's own tenant, so a job that reached the queue another way cannot read it either.
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    let app = spawn_with_keys(|c| c.database_url = url.clone()).await;
+    let (_, key_a) = create_key(&app, "tenant-a").await;
+    let (_, key_b) = create_key(&app, "tenant-b").await;
+    let a = Caller::of(&app, key_a);
+    let b = Caller::of(&app, key_b);
+    let data = a
+        .create(
+            "/v1/datasets/generate",
+            &json!({"generator": {"kind": "moons", "n_samples": 100, "seed": 1}}),
+        )
+        .await;
+    let dataset_id = data["id"].as_str().unwrap();
+    let spec = json!({
+        "problem": {"kind": "model", "model": {"type": "logistic"}, "loss": "bce",
+                    "dataset_id": dataset_id},
+        "initial": {"init": "zeros"},
+        "optimizer": {"name": "adam", "lr": 0.05},
+        "stop": {"max_steps": 5}
+    });
+    let store = saddle::store::Store::connect(&url).await.unwrap();
+    let tenant_b = saddle::tenant::Tenant::parse("tenant-b").unwrap();
+    let job = store
+        .insert_job(saddle::store::NewJob {
+            job_id: "smuggled",
+            tenant: &tenant_b,
+            max_active_jobs: 10,
+            name: None,
+            tags: &[],
+            spec: &spec.to_string(),
+            problem_kind: "model",
+            optimizer_name: "adam",
+            max_steps: 5,
+            dataset_id: Some(dataset_id),
+            continued_from: None,
+            resume_state: None,
+        })
+        .await
+        .unwrap();
+    store.close().await;
+    let done = b.wait_finished(&job.job_id).await;
+    assert_eq!(done["status"], "failed", "{done}");
+    let message = done["error"]["message"].as_str().unwrap();
+    assert!(message.contains("could not be loaded"), "{message}");
+    // A's own job on it runs.
+    let own = a.create("/v1/jobs", &spec).await;
+    assert_eq!(
+        a.wait_finished(own["id"].as_str().unwrap()).await["status"],
+        "succeeded"
+    );
+    app.stop().await;
+}
