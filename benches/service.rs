@@ -15,7 +15,8 @@ use sqlx::{QueryBuilder, Sqlite};
 use tokio::runtime::Runtime;
 
 use saddle::jobs::{JobLimits, JobRunner, JobSpec};
-use saddle::store::Store;
+use saddle::store::{JobRow, Store};
+use saddle::tenant::Tenant;
 use saddle_numeric::builtin::Rosenbrock;
 use saddle_numeric::executor::StepRecord;
 use saddle_numeric::expr::ExprLimits;
@@ -31,6 +32,7 @@ const LIMITS: JobLimits = JobLimits {
         max_depth: 256,
         max_tape: 1_000_000,
     },
+    max_active_jobs: u64::MAX,
 };
 
 fn adam_job(steps: u64, record_every: u64) -> JobSpec {
@@ -64,10 +66,16 @@ fn service(rt: &Runtime) -> Service {
     })
 }
 
+/// Submits a job and waits until it has finished with its history stored.
+async fn finished_job(runner: &JobRunner, spec: JobSpec) -> JobRow {
+    let tenant = Tenant::default();
+    let job = runner.submit(&tenant, spec).await.unwrap();
+    runner.wait_finished(&tenant, &job.job_id).await.unwrap()
+}
+
 /// Submits a job and waits until it has succeeded with its history stored.
 async fn run_job(runner: &JobRunner, spec: JobSpec) {
-    let job = runner.submit(spec).await.unwrap();
-    let done = runner.wait_finished(&job.job_id).await.unwrap();
+    let done = finished_job(runner, spec).await;
     assert_eq!(done.status.as_str(), "succeeded");
 }
 
@@ -153,8 +161,7 @@ fn history(c: &mut Criterion) {
                 rt.block_on(async {
                     let mut total = Duration::ZERO;
                     for _ in 0..iters {
-                        let job = svc.runner.submit(adam_job(0, 1)).await.unwrap();
-                        svc.runner.wait_finished(&job.job_id).await.unwrap();
+                        let job = finished_job(&svc.runner, adam_job(0, 1)).await;
                         let start = Instant::now();
                         raw_inserts(&svc.store, job.seq, rows).await;
                         total += start.elapsed();
@@ -184,8 +191,7 @@ fn history(c: &mut Criterion) {
                 rt.block_on(async {
                     let mut total = Duration::ZERO;
                     for _ in 0..iters {
-                        let job = svc.runner.submit(adam_job(0, 1)).await.unwrap();
-                        svc.runner.wait_finished(&job.job_id).await.unwrap();
+                        let job = finished_job(&svc.runner, adam_job(0, 1)).await;
                         let start = Instant::now();
                         raw_inserts(&svc.store, job.seq, small).await;
                         total += start.elapsed();

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::builder::TypedValueParser;
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use saddle_numeric::data::CsvLimits;
 use saddle_numeric::expr::ExprLimits;
 
@@ -40,6 +40,49 @@ pub enum Command {
     Serve(ServeConfig),
     /// Print the OpenAPI document generated from the code.
     Openapi,
+    /// Create, list and revoke API keys, in the database directly (the server may be running).
+    Keys(KeysCommand),
+}
+
+/// `saddle keys`: API keys of tenants.
+#[derive(Debug, Args)]
+pub struct KeysCommand {
+    /// Database URL (as for `serve`).
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://saddle.db")]
+    pub database_url: String,
+
+    /// What to do with keys.
+    #[command(subcommand)]
+    pub action: KeysAction,
+}
+
+/// The `saddle keys` actions.
+#[derive(Debug, Subcommand)]
+pub enum KeysAction {
+    /// Create a key for a tenant and print it, once, on standard output.
+    Create {
+        /// The tenant the key acts for (1 to 64 ASCII letters, digits, `-`, `_`, `.`).
+        #[arg(long)]
+        tenant: String,
+    },
+    /// List every key (without secrets).
+    List,
+    /// Revoke a key: requests with it are refused from then on.
+    Revoke {
+        /// The key's id, as `keys create` or `keys list` show it.
+        id: String,
+    },
+}
+
+/// Whether requests need an API key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AuthMode {
+    /// Every `/v1/` request needs a tenant's key.
+    On,
+    /// No keys: every request acts for the tenant `default`.
+    Off,
+    /// Off when listening on a loopback address, on otherwise.
+    Auto,
 }
 
 /// Settings of `saddle serve`.
@@ -110,6 +153,23 @@ pub struct ServeConfig {
     /// pages served by saddle itself can).
     #[arg(long, env = "SADDLE_CORS_ORIGINS", value_delimiter = ',', value_parser = parse_origin)]
     pub cors_origins: Vec<String>,
+    // -- tenants, API keys and quotas --
+    /// Whether `/v1/` requests need an API key (`Authorization: Bearer <key>`): `auto` is off
+    /// on a loopback address and on for any other.
+    #[arg(long, env = "SADDLE_AUTH", value_enum, default_value_t = AuthMode::Auto)]
+    pub auth: AuthMode,
+
+    /// The token of the admin API (`/v1/admin/keys`); without it the admin API is off.
+    #[arg(long, env = "SADDLE_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+
+    /// The most queued and running jobs one tenant may have (submissions above it answer 429).
+    #[arg(
+        long,
+        env = "SADDLE_MAX_ACTIVE_JOBS_PER_TENANT",
+        default_value_t = 1000
+    )]
+    pub max_active_jobs_per_tenant: u64,
 }
 
 /// Accepts a finite, non-negative number of seconds.
@@ -165,6 +225,15 @@ impl ServeConfig {
     /// The interval between a running job's checkpoints, `None` when they are off.
     pub fn checkpoint_every(&self) -> Option<Duration> {
         (self.checkpoint_seconds > 0.0).then(|| Duration::from_secs_f64(self.checkpoint_seconds))
+    }
+
+    /// Whether requests need an API key, with `auto` resolved against the listen address.
+    pub fn keys_required(&self) -> bool {
+        match self.auth {
+            AuthMode::On => true,
+            AuthMode::Off => false,
+            AuthMode::Auto => !self.listen.ip().is_loopback(),
+        }
     }
 
     /// The worker count, defaulting to the number of cores.

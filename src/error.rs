@@ -11,6 +11,10 @@ use saddle_numeric::InvalidConfig;
 use crate::jobs::JobsError;
 use crate::store::StoreError;
 
+/// The `Retry-After` of a submission over the active-jobs quota: how long a job typically
+/// takes is unknown, so a short, fixed wait that does not hammer the server.
+const ACTIVE_JOBS_RETRY_SECONDS: u64 = 5;
+
 /// One offending field of a request and what to do about it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[schema(example = json!({"field": "problem.expression", "message": "expected `)`, found the end of the expression at column 9",
@@ -62,6 +66,9 @@ pub struct Problem {
     /// For validation failures: every offending field.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    /// For a request over a limit (429): the limit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u64>,
 }
 
 /// Everything a handler can fail with.
@@ -93,6 +100,23 @@ pub enum ApiError {
     /// The body is over the configured limit (413).
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// No valid credentials: a missing, unknown or revoked API key (401, with
+    /// `WWW-Authenticate: Bearer`).
+    #[error("{0}")]
+    Unauthorized(String),
+    /// The operation is switched off on this server (403).
+    #[error("{0}")]
+    Forbidden(String),
+    /// Over a quota; worth retrying after `retry_after_seconds` (429, with `Retry-After`).
+    #[error("{detail}")]
+    TooManyRequests {
+        /// What is over which limit, and what to do.
+        detail: String,
+        /// The limit.
+        limit: u64,
+        /// When to try again.
+        retry_after_seconds: u64,
+    },
     /// Anything that is the server's fault; logged, never shown to the client (500).
     #[error("internal error: {0}")]
     Internal(String),
@@ -121,6 +145,9 @@ impl ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -171,6 +198,24 @@ impl ApiError {
                 detail.clone(),
                 Vec::new(),
             ),
+            ApiError::Unauthorized(detail) => (
+                "unauthorized",
+                "Authentication required",
+                detail.clone(),
+                Vec::new(),
+            ),
+            ApiError::Forbidden(detail) => (
+                "forbidden",
+                "Not allowed on this server",
+                detail.clone(),
+                Vec::new(),
+            ),
+            ApiError::TooManyRequests { detail, .. } => (
+                "too-many-requests",
+                "Over a limit",
+                detail.clone(),
+                Vec::new(),
+            ),
             ApiError::Internal(_) => (
                 "internal",
                 "Internal server error",
@@ -184,6 +229,10 @@ impl ApiError {
             status,
             detail,
             errors,
+            limit: match self {
+                ApiError::TooManyRequests { limit, .. } => Some(*limit),
+                _ => None,
+            },
         }
     }
 }
@@ -204,7 +253,24 @@ impl IntoResponse for ApiError {
         if let ApiError::Internal(message) = &self {
             tracing::error!(error = %message, "request failed");
         }
-        problem_response(self.status_code(), &self.to_problem())
+        let mut response = problem_response(self.status_code(), &self.to_problem());
+        match &self {
+            ApiError::Unauthorized(_) => {
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            ApiError::TooManyRequests {
+                retry_after_seconds,
+                ..
+            } => {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_seconds));
+            }
+            _ => {}
+        }
+        response
     }
 }
 
@@ -229,6 +295,14 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound(what) => ApiError::NotFound(what),
+            StoreError::TooManyActiveJobs { limit } => ApiError::TooManyRequests {
+                detail: format!(
+                    "this tenant already has {limit} queued or running jobs, its limit; \
+                     wait for some to finish (or cancel some) and submit again"
+                ),
+                limit,
+                retry_after_seconds: ACTIVE_JOBS_RETRY_SECONDS,
+            },
             other => ApiError::Internal(other.to_string()),
         }
     }

@@ -9,7 +9,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use crate::config::ServeConfig;
-use crate::http::{app, with_cors, AppState, PageTokens};
+use crate::http::{app, with_cors, Access, AppState, PageTokens};
 use crate::jobs::{JobLimits, JobRunner};
 use crate::store::{Recovery, Store, StoreError};
 
@@ -55,6 +55,13 @@ impl Application {
                  checkpoint (or from the start without one), or failed after {MAX_RESUME_ATTEMPTS} attempts"
             );
         }
+        let abandoned = store.release_abandoned_idempotency_keys().await?;
+        if abandoned > 0 {
+            tracing::warn!(
+                abandoned,
+                "Idempotency-Key requests in flight when the previous process stopped: keys freed"
+            );
+        }
         let key = store
             .secret("page_token_key", || {
                 let mut key = vec![0u8; 32];
@@ -66,6 +73,7 @@ impl Application {
             max_steps: config.max_steps_limit,
             max_params: config.max_params,
             expr: config.expression_limits(),
+            max_active_jobs: config.max_active_jobs_per_tenant,
         };
         let (runner, workers) = JobRunner::start(
             store.clone(),
@@ -78,6 +86,11 @@ impl Application {
             runner: runner.clone(),
             tokens: PageTokens::new(key),
             dataset_limits: config.dataset_limits(),
+            access: Access::new(
+                store.clone(),
+                config.keys_required(),
+                config.admin_token.as_deref(),
+            ),
         };
         let router = with_cors(app(state, config.max_body_bytes), &config.cors_origins);
         let listener = TcpListener::bind(config.listen).await?;
@@ -87,6 +100,17 @@ impl Application {
             workers = config.worker_count(),
             "saddle is listening"
         );
+        if config.keys_required() {
+            tracing::info!(
+                "auth is on: /v1/ requests need `Authorization: Bearer <key>`; create keys with \
+                 `saddle keys create --tenant NAME`"
+            );
+        } else {
+            tracing::warn!(
+                "auth is off: every request acts for the tenant `default` without a key \
+                 (--auth on to require keys; auto turns them on off loopback)"
+            );
+        }
         Ok(Self {
             listener,
             router,

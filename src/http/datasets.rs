@@ -5,9 +5,9 @@ use std::io::{BufRead, Read};
 
 use axum::body::{BodyDataStream, Bytes};
 use axum::extract::{FromRequest, Path, Request, State};
-use axum::http::header::{self, CONTENT_TYPE};
+use axum::http::header::CONTENT_TYPE;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::Json;
 use bytes::Buf;
 use futures_util::StreamExt;
@@ -18,10 +18,12 @@ use saddle_numeric::data::{self, CsvLimits, DataError, Dataset, GeneratorConfig,
 use saddle_numeric::model::Targets;
 use saddle_numeric::InvalidConfig;
 
+use super::respond;
 use super::{ApiJson, ApiQuery, AppState};
 use crate::error::{ApiError, Problem};
 use crate::jobs::{save_dataset, DatasetStats};
 use crate::store::{DatasetRow, StoreError};
+use crate::tenant::Tenant;
 
 /// A dataset: its shape, column names and per-column statistics.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -368,13 +370,7 @@ fn dataset_from_json(
 /// The `201 Created` answer for a stored dataset.
 fn created(row: DatasetRow) -> Result<Response, ApiError> {
     let location = format!("/v1/datasets/{}", row.dataset_id);
-    let body = DatasetResponse::try_from(row)?;
-    Ok((
-        StatusCode::CREATED,
-        [(header::LOCATION, location)],
-        Json(body),
-    )
-        .into_response())
+    Ok(respond::created(location, DatasetResponse::try_from(row)?))
 }
 
 /// The media type of the body, without parameters, lowercased.
@@ -425,6 +421,7 @@ fn mime_of(request: &Request) -> String {
 )]
 pub async fn create_dataset(
     State(state): State<AppState>,
+    tenant: Tenant,
     request: Request,
 ) -> Result<Response, ApiError> {
     let limits = state.dataset_limits;
@@ -461,7 +458,7 @@ pub async fn create_dataset(
             ))
         }
     };
-    let row = save_dataset(&state.store, name.as_deref(), &data, &stats).await?;
+    let row = save_dataset(&state.store, &tenant, name.as_deref(), &data, &stats).await?;
     created(row)
 }
 
@@ -498,6 +495,7 @@ fn dataset_error(id: &str) -> impl Fn(StoreError) -> ApiError + '_ {
 )]
 pub async fn generate_dataset(
     State(state): State<AppState>,
+    tenant: Tenant,
     ApiJson(request): ApiJson<GenerateDatasetRequest>,
 ) -> Result<Response, ApiError> {
     check_name(request.name.as_deref())?;
@@ -541,7 +539,14 @@ pub async fn generate_dataset(
     })
     .await
     .map_err(|e| ApiError::Internal(format!("the generator failed: {e}")))??;
-    let row = save_dataset(&state.store, request.name.as_deref(), &data, &stats).await?;
+    let row = save_dataset(
+        &state.store,
+        &tenant,
+        request.name.as_deref(),
+        &data,
+        &stats,
+    )
+    .await?;
     created(row)
 }
 
@@ -560,11 +565,12 @@ pub async fn generate_dataset(
 )]
 pub async fn get_dataset(
     State(state): State<AppState>,
+    tenant: Tenant,
     Path(id): Path<String>,
 ) -> Result<Json<DatasetResponse>, ApiError> {
     let row = state
         .store
-        .get_dataset(&id)
+        .get_dataset(&tenant, &id)
         .await
         .map_err(dataset_error(&id))?;
     Ok(Json(row.try_into()?))
@@ -586,6 +592,7 @@ pub async fn get_dataset(
 )]
 pub async fn list_datasets(
     State(state): State<AppState>,
+    tenant: Tenant,
     ApiQuery(query): ApiQuery<ListDatasetsQuery>,
 ) -> Result<Json<DatasetListResponse>, ApiError> {
     let limit = match query.limit {
@@ -601,12 +608,16 @@ pub async fn list_datasets(
     let before_seq = query
         .page_token
         .as_deref()
-        .map(|t| state.tokens.verify("datasets", t))
+        .map(|t| state.tokens.verify(&tenant, "datasets", t))
         .transpose()?;
-    let mut rows = state.store.list_datasets(before_seq, limit).await?;
+    let mut rows = state
+        .store
+        .list_datasets(&tenant, before_seq, limit)
+        .await?;
     let next_page_token = if rows.len() as i64 > limit {
         rows.truncate(limit as usize);
-        rows.last().map(|r| state.tokens.issue("datasets", r.seq))
+        rows.last()
+            .map(|r| state.tokens.issue(&tenant, "datasets", r.seq))
     } else {
         None
     };
@@ -634,11 +645,12 @@ pub async fn list_datasets(
 )]
 pub async fn delete_dataset(
     State(state): State<AppState>,
+    tenant: Tenant,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let users = state
         .store
-        .delete_unused_dataset(&id)
+        .delete_unused_dataset(&tenant, &id)
         .await
         .map_err(dataset_error(&id))?;
     if users.is_empty() {

@@ -20,6 +20,7 @@ use crate::error::{ApiError, Problem};
 use crate::float::{floats, Float};
 use crate::jobs::{load_dataset, JobLimits};
 use crate::store::StoreError;
+use crate::tenant::Tenant;
 
 /// The most objective-evaluation work one landscape may cost: grid points × the cost of one
 /// evaluation (tape slots for expressions, n for builtins, rows × parameters for models).
@@ -215,15 +216,16 @@ fn check_params(n: usize, limits: &JobLimits) -> Result<(), InvalidConfig> {
     Ok(())
 }
 
-/// The dataset a model problem names, loaded from the store.
+/// The dataset a model problem names, loaded from `tenant`'s datasets.
 async fn dataset_for(
     state: &AppState,
+    tenant: &Tenant,
     problem: &ProblemConfig,
 ) -> Result<Option<Dataset>, ApiError> {
     let Some(id) = problem.dataset_id() else {
         return Ok(None);
     };
-    match load_dataset(&state.store, id).await {
+    match load_dataset(&state.store, tenant, id).await {
         Ok(data) => Ok(Some(data)),
         Err(StoreError::NotFound(_)) => Err(ApiError::invalid(
             "problem.dataset_id",
@@ -280,10 +282,11 @@ fn coordinate_name(variables: &[Variable], i: usize) -> String {
 )]
 pub async fn evaluate_problem(
     State(state): State<AppState>,
+    tenant: Tenant,
     ApiJson(request): ApiJson<EvaluateRequest>,
 ) -> Result<Json<EvaluateResponse>, ApiError> {
     let limits = state.runner.limits();
-    let dataset = dataset_for(&state, &request.problem).await?;
+    let dataset = dataset_for(&state, &tenant, &request.problem).await?;
     let (variables, x, evaluation) = blocking(move || {
         let mut built = build(&request.problem, &request.point, dataset, &limits)?;
         let evaluation = functions::evaluate(built.objective.as_mut(), &built.x, request.hessian)
@@ -324,10 +327,11 @@ pub async fn evaluate_problem(
 )]
 pub async fn create_landscape(
     State(state): State<AppState>,
+    tenant: Tenant,
     ApiJson(request): ApiJson<LandscapeRequest>,
 ) -> Result<Json<LandscapeResponse>, ApiError> {
     let limits = state.runner.limits();
-    let dataset = dataset_for(&state, &request.problem).await?;
+    let dataset = dataset_for(&state, &tenant, &request.problem).await?;
     let response = blocking(move || {
         let [nx, ny] = request.resolution;
         if nx < 2 || ny < 2 || nx.saturating_mul(ny) > MAX_GRID_POINTS {

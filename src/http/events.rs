@@ -18,6 +18,7 @@ use super::steps::Fields;
 use super::{ApiQuery, AppState};
 use crate::error::{ApiError, Problem};
 use crate::store::{JobStatus, StepRow};
+use crate::tenant::Tenant;
 
 /// Thinning and fields of the event stream.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -40,6 +41,7 @@ const POLL: Duration = Duration::from_millis(250);
 
 struct Cursor {
     state: AppState,
+    tenant: Tenant,
     job_id: String,
     seq: i64,
     fields: Fields,
@@ -65,7 +67,7 @@ fn step_event(fields: &Fields, row: StepRow) -> Event {
 impl Cursor {
     /// Reads what is new and queues its events; returns false when the stream has ended.
     async fn poll(&mut self) -> Result<(), ApiError> {
-        let job = self.state.store.get_job(&self.job_id).await?;
+        let job = self.state.store.get_job(&self.tenant, &self.job_id).await?;
         if self.status != Some(job.status) {
             self.status = Some(job.status);
             self.queue.push_back(
@@ -171,11 +173,12 @@ fn events(cursor: Cursor) -> impl Stream<Item = Result<Event, Infallible>> {
 )]
 pub async fn stream_events(
     State(state): State<AppState>,
+    tenant: Tenant,
     Path(id): Path<String>,
     headers: HeaderMap,
     ApiQuery(query): ApiQuery<EventsQuery>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    let job = find_job(&state, &id).await?;
+    let job = find_job(&state, &tenant, &id).await?;
     let fields = Fields::parse(query.fields.as_deref(), job.problem_kind == "model")?;
     let every = query.every.unwrap_or(1);
     if every == 0 {
@@ -206,6 +209,7 @@ pub async fn stream_events(
             })?,
     };
     let cursor = Cursor {
+        tenant,
         job_id: job.job_id.clone(),
         seq: job.seq,
         state,

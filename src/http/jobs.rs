@@ -1,21 +1,29 @@
 //! `/v1/jobs`: submit, read, list, cancel and delete optimization jobs.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use axum::extract::{Path, State};
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use serde_json::json;
+use utoipa::openapi::header::Header;
+use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::RefOr;
+use utoipa::{IntoParams, IntoResponses, ToSchema};
 
 use saddle_numeric::StopReason;
 
+use super::doc::problem_doc;
+use super::respond;
 use super::{ApiJson, ApiQuery, AppState};
 use crate::error::{ApiError, Problem};
 use crate::float::Float;
 use crate::jobs::{ContinueJobRequest, JobError, JobResult, JobSpec, JobsError};
 use crate::store::{JobFilter, JobRow, JobStatus};
+use crate::tenant::Tenant;
 
 /// A job's lifecycle state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -264,6 +272,25 @@ pub struct ListJobsQuery {
 const DEFAULT_JOB_PAGE: i64 = 50;
 const MAX_JOB_PAGE: i64 = 500;
 
+/// The 429 of a submission over the tenant's active-jobs quota, for the spec.
+pub(super) struct ActiveJobsQuota;
+
+impl IntoResponses for ActiveJobsQuota {
+    fn responses() -> BTreeMap<String, RefOr<utoipa::openapi::Response>> {
+        let mut response = problem_doc(
+            "The tenant already has as many queued and running jobs as it may",
+            json!({"type": "urn:saddle:problem:too-many-requests", "title": "Over a limit", "status": 429,
+                   "detail": "this tenant already has 1000 queued or running jobs, its limit; wait for some to finish (or cancel some) and submit again",
+                   "limit": 1000}),
+        );
+        response.headers.insert(
+            "Retry-After".into(),
+            Header::new(ObjectBuilder::new().schema_type(Type::Integer)),
+        );
+        BTreeMap::from([("429".to_string(), RefOr::T(response))])
+    }
+}
+
 /// Maps a job operation's error, saying how to find jobs when the id is unknown.
 pub(super) fn job_error(id: &str) -> impl Fn(JobsError) -> ApiError + '_ {
     move |e| match e {
@@ -274,11 +301,16 @@ pub(super) fn job_error(id: &str) -> impl Fn(JobsError) -> ApiError + '_ {
     }
 }
 
-/// Reads a job by id, as a 404 that says how to find jobs when it does not exist.
-pub(super) async fn find_job(state: &AppState, id: &str) -> Result<JobRow, ApiError> {
+/// Reads one of `tenant`'s jobs by id, as a 404 that says how to find jobs when it does not
+/// exist (or is another tenant's: the answer is the same).
+pub(super) async fn find_job(
+    state: &AppState,
+    tenant: &Tenant,
+    id: &str,
+) -> Result<JobRow, ApiError> {
     state
         .store
-        .get_job(id)
+        .get_job(tenant, id)
         .await
         .map_err(|e| job_error(id)(e.into()))
 }
@@ -304,14 +336,16 @@ pub(super) async fn find_job(state: &AppState, id: &str) -> Result<JobRow, ApiEr
         (status = 422, description = "A field is not valid", body = Problem, content_type = "application/problem+json",
          example = json!({"type": "urn:saddle:problem:validation", "title": "The request is not valid", "status": 422,
                           "detail": "optimizer.lr: must be a finite number >= 0, got -0.1",
-                          "errors": [{"field": "optimizer.lr", "message": "must be a finite number >= 0, got -0.1"}]}))
+                          "errors": [{"field": "optimizer.lr", "message": "must be a finite number >= 0, got -0.1"}]})),
+        ActiveJobsQuota
     )
 )]
 pub async fn create_job(
     State(state): State<AppState>,
+    tenant: Tenant,
     ApiJson(spec): ApiJson<JobSpec>,
 ) -> Result<Response, ApiError> {
-    let row = state.runner.submit(spec).await?;
+    let row = state.runner.submit(&tenant, spec).await?;
     created(row)
 }
 
@@ -372,16 +406,17 @@ fn parse_wait(text: &str) -> Result<Duration, ApiError> {
 )]
 pub async fn get_job(
     State(state): State<AppState>,
+    tenant: Tenant,
     Path(id): Path<String>,
     ApiQuery(query): ApiQuery<GetJobQuery>,
 ) -> Result<Json<JobResponse>, ApiError> {
-    let mut row = find_job(&state, &id).await?;
+    let mut row = find_job(&state, &tenant, &id).await?;
     if let Some(wait) = query.wait.as_deref() {
         let wait = parse_wait(wait)?;
         if !row.status.is_finished() && !wait.is_zero() {
             if let Some(changed) = state
                 .runner
-                .wait_for_status(&id, Some(row.status), wait)
+                .wait_for_status(&tenant, &id, Some(row.status), wait)
                 .await
                 .map_err(job_error(&id))?
             {
@@ -408,6 +443,7 @@ pub async fn get_job(
 )]
 pub async fn list_jobs(
     State(state): State<AppState>,
+    tenant: Tenant,
     ApiQuery(query): ApiQuery<ListJobsQuery>,
 ) -> Result<Json<JobListResponse>, ApiError> {
     let limit = match query.limit {
@@ -423,11 +459,12 @@ pub async fn list_jobs(
     let before_seq = query
         .page_token
         .as_deref()
-        .map(|t| state.tokens.verify("jobs", t))
+        .map(|t| state.tokens.verify(&tenant, "jobs", t))
         .transpose()?;
     let mut rows = state
         .store
         .list_jobs(&JobFilter {
+            tenant: tenant.clone(),
             status: query.status.map(Into::into),
             tag: query.tag,
             before_seq,
@@ -436,7 +473,8 @@ pub async fn list_jobs(
         .await?;
     let next_page_token = if rows.len() as i64 > limit {
         rows.truncate(limit as usize);
-        rows.last().map(|r| state.tokens.issue("jobs", r.seq))
+        rows.last()
+            .map(|r| state.tokens.issue(&tenant, "jobs", r.seq))
     } else {
         None
     };
@@ -466,9 +504,14 @@ pub async fn list_jobs(
 )]
 pub async fn cancel_job(
     State(state): State<AppState>,
+    tenant: Tenant,
     Path(id): Path<String>,
 ) -> Result<Json<JobResponse>, ApiError> {
-    let row = state.runner.cancel(&id).await.map_err(job_error(&id))?;
+    let row = state
+        .runner
+        .cancel(&tenant, &id)
+        .await
+        .map_err(job_error(&id))?;
     Ok(Json(row.try_into()?))
 }
 
@@ -490,9 +533,14 @@ pub async fn cancel_job(
 )]
 pub async fn delete_job(
     State(state): State<AppState>,
+    tenant: Tenant,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    state.runner.delete(&id).await.map_err(job_error(&id))?;
+    state
+        .runner
+        .delete(&tenant, &id)
+        .await
+        .map_err(job_error(&id))?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -518,17 +566,19 @@ pub async fn delete_job(
                           "detail": "job `42` is still running; continue it once it has finished"})),
         (status = 422, description = "A field is not valid", body = Problem, content_type = "application/problem+json",
          example = json!({"type": "urn:saddle:problem:validation", "title": "The request is not valid", "status": 422,
-                          "detail": "steps: must be at least 1", "errors": [{"field": "steps", "message": "must be at least 1"}]}))
+                          "detail": "steps: must be at least 1", "errors": [{"field": "steps", "message": "must be at least 1"}]})),
+        ActiveJobsQuota
     )
 )]
 pub async fn continue_job(
     State(state): State<AppState>,
+    tenant: Tenant,
     Path(id): Path<String>,
     ApiJson(request): ApiJson<ContinueJobRequest>,
 ) -> Result<Response, ApiError> {
     let row = state
         .runner
-        .continue_job(&id, request)
+        .continue_job(&tenant, &id, request)
         .await
         .map_err(job_error(&id))?;
     created(row)
@@ -537,11 +587,5 @@ pub async fn continue_job(
 /// A 201 with the job and its `Location`.
 fn created(row: JobRow) -> Result<Response, ApiError> {
     let location = format!("/v1/jobs/{}", row.job_id);
-    let body = JobResponse::try_from(row)?;
-    Ok((
-        StatusCode::CREATED,
-        [(header::LOCATION, location)],
-        Json(body),
-    )
-        .into_response())
+    Ok(respond::created(location, JobResponse::try_from(row)?))
 }

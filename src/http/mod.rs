@@ -1,18 +1,23 @@
 //! The HTTP API: one module per resource, routes and OpenAPI built together.
 
+mod api_keys;
+mod auth;
 mod catalogue;
 mod cors;
 mod dashboard;
 mod datasets;
+mod doc;
 mod evaluate;
 mod events;
 mod extract;
 mod functions;
 mod health;
+mod idempotency;
 mod jobs;
 mod page_token;
 mod plots;
 mod predict;
+mod respond;
 mod steps;
 mod sweeps;
 mod thin;
@@ -21,12 +26,13 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Router;
-use utoipa::OpenApi;
+use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use utoipa_scalar::{Scalar, Servable};
 
 pub use cors::with_cors;
+pub use auth::Access;
 pub use extract::{ApiJson, ApiQuery};
 pub use page_token::PageTokens;
 
@@ -47,6 +53,8 @@ pub struct AppState {
     pub tokens: PageTokens,
     /// The largest dataset an upload may hold.
     pub dataset_limits: CsvLimits,
+    /// Whether API keys are required, and the admin token.
+    pub access: Access,
 }
 
 #[derive(OpenApi)]
@@ -65,7 +73,8 @@ pub struct AppState {
         (name = "sweeps", description = "Races of optimizers on one problem, with leaderboards"),
         (name = "catalogue", description = "The optimizers, schedules and functions a job can use"),
         (name = "datasets", description = "Data for model problems: uploads, synthetic sets, statistics"),
-        (name = "service", description = "Health and metadata")
+        (name = "service", description = "Health and metadata"),
+        (name = "admin", description = "API keys of tenants, with the server's admin token")
     ),
     components(schemas(Problem, FieldError))
 )]
@@ -101,6 +110,8 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(sweeps::plot_sweep_loss))
         .routes(routes!(sweeps::plot_sweep_loss_png))
         .routes(routes!(health::healthz))
+        .routes(routes!(api_keys::create_key, api_keys::list_keys))
+        .routes(routes!(api_keys::revoke_key))
 }
 
 /// The tagged unions of the API and their tag fields: each becomes a `oneOf` with a
@@ -114,7 +125,16 @@ const TAGGED_UNIONS: &[(&str, &str)] = &[
 
 /// The OpenAPI document generated from the handlers.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    with_discriminators(api_router().split_for_parts().1)
+    documented(api_router().split_for_parts().1)
+}
+
+/// The spec as generated, completed with what no single handler declares: discriminators of
+/// tagged unions, authentication, and the `Idempotency-Key` header.
+fn documented(spec: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    let mut spec = with_discriminators(spec);
+    auth::AccessDoc.modify(&mut spec);
+    idempotency::IdempotencyDoc.modify(&mut spec);
+    spec
 }
 
 /// utoipa writes a serde-tagged enum as `oneOf: [allOf: [$ref Variant, {tag: enum [v]}]]`,
@@ -183,9 +203,21 @@ pub fn openapi_json() -> String {
 /// dashboard at /.
 pub fn app(state: AppState, max_body_bytes: usize) -> Router {
     let (router, spec) = api_router().split_for_parts();
-    let spec = with_discriminators(spec);
+    let spec = documented(spec);
     let spec_json = spec.to_pretty_json().expect("the spec serializes");
+    // The largest body an idempotent route takes: a CSV upload may exceed the JSON limit.
+    let idempotent_body_limit =
+        max_body_bytes.max(usize::try_from(state.dataset_limits.max_bytes).unwrap_or(usize::MAX));
     router
+        // Authentication runs first (the outer layer), so the replay layer knows the tenant.
+        .layer(axum::middleware::from_fn_with_state(
+            idempotency::Replays::new(state.store.clone(), idempotent_body_limit),
+            idempotency::replay_or_record,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.access.clone(),
+            auth::authenticate,
+        ))
         .route(
             "/openapi.json",
             axum::routing::get(move || async move {
@@ -215,6 +247,7 @@ async fn method_not_allowed() -> impl IntoResponse {
         status: 405,
         detail: "this route does not take this HTTP method; see /openapi.json".into(),
         errors: Vec::new(),
+        limit: None,
     };
     crate::error::problem_response(StatusCode::METHOD_NOT_ALLOWED, &problem)
 }

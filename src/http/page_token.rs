@@ -1,8 +1,9 @@
 //! Opaque, signed page tokens: a keyset position that a client cannot forge or move.
 //!
 //! A token is `base64url(payload) "." base64url(HMAC-SHA256(key, payload)[..16])`, the payload
-//! naming the listing (`scope`) and the position. A token edited by hand, or taken from
-//! another listing, fails verification and is answered with a 400.
+//! naming the tenant, the listing (`scope`) and the position. A token edited by hand, taken
+//! from another listing or from another tenant fails verification and is answered with a 400:
+//! a token never carries one tenant's position into another's listing.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -11,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
 use crate::error::ApiError;
+use crate::tenant::Tenant;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -22,6 +24,8 @@ pub struct PageTokens {
 
 #[derive(Serialize, Deserialize)]
 struct Payload {
+    /// Whose listing.
+    t: String,
     /// Which listing: e.g. `jobs` or `steps:<job_seq>`.
     s: String,
     /// The keyset position.
@@ -43,9 +47,10 @@ impl PageTokens {
         out
     }
 
-    /// A token for `position` in listing `scope`.
-    pub fn issue(&self, scope: &str, position: i64) -> String {
+    /// A token for `position` in `tenant`'s listing `scope`.
+    pub fn issue(&self, tenant: &Tenant, scope: &str, position: i64) -> String {
         let payload = serde_json::to_vec(&Payload {
+            t: tenant.as_str().to_string(),
             s: scope.to_string(),
             p: position,
         })
@@ -57,8 +62,8 @@ impl PageTokens {
         )
     }
 
-    /// The position a token carries, if it was issued by this server for `scope`.
-    pub fn verify(&self, scope: &str, token: &str) -> Result<i64, ApiError> {
+    /// The position a token carries, if it was issued by this server for `tenant`'s `scope`.
+    pub fn verify(&self, tenant: &Tenant, scope: &str, token: &str) -> Result<i64, ApiError> {
         let tampered = || {
             ApiError::bad_parameter(
                 "page_token",
@@ -75,7 +80,7 @@ impl PageTokens {
             return Err(tampered());
         }
         let payload: Payload = serde_json::from_slice(&payload).map_err(|_| tampered())?;
-        if payload.s != scope {
+        if payload.t != tenant.as_str() || payload.s != scope {
             return Err(tampered());
         }
         Ok(payload.p)
@@ -87,14 +92,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_token_verifies_only_for_its_own_listing_and_unaltered() {
+    fn a_token_verifies_only_for_its_own_tenant_and_listing_and_unaltered() {
         let tokens = PageTokens::new(vec![7; 32]);
-        let token = tokens.issue("steps:1", 41);
-        assert_eq!(tokens.verify("steps:1", &token).unwrap(), 41);
-        assert!(tokens.verify("steps:2", &token).is_err());
-        let forged = tokens.issue("steps:1", 41).replace('.', "x.");
-        assert!(tokens.verify("steps:1", &forged).is_err());
+        let acme = Tenant::parse("acme").unwrap();
+        let token = tokens.issue(&acme, "steps:1", 41);
+        assert_eq!(tokens.verify(&acme, "steps:1", &token).unwrap(), 41);
+        assert!(tokens.verify(&acme, "steps:2", &token).is_err());
+        assert!(tokens
+            .verify(&Tenant::default(), "steps:1", &token)
+            .is_err());
+        let forged = tokens.issue(&acme, "steps:1", 41).replace('.', "x.");
+        assert!(tokens.verify(&acme, "steps:1", &forged).is_err());
         let other_key = PageTokens::new(vec![8; 32]);
-        assert!(other_key.verify("steps:1", &token).is_err());
+        assert!(other_key.verify(&acme, "steps:1", &token).is_err());
     }
 }

@@ -10,12 +10,13 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
-use utoipa::openapi::{self, ContentBuilder, Ref, RefOr, ResponseBuilder};
+use utoipa::openapi::{self, ContentBuilder, RefOr, ResponseBuilder};
 use utoipa::{IntoParams, IntoResponses, ToSchema};
 
 use saddle_numeric::functions::{lookup, nearest_minimum};
 use saddle_numeric::problem::ProblemConfig;
 
+use super::doc::problem_doc;
 use super::jobs::{find_job, stored_json};
 use super::thin::thinned_steps;
 use super::{ApiQuery, AppState};
@@ -26,6 +27,7 @@ use crate::plot::{
     LineChart, PlotError, Scale, Series, TrajectoryChart,
 };
 use crate::store::{JobRow, StepRow};
+use crate::tenant::Tenant;
 
 /// Which column of the history to draw.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
@@ -199,14 +201,7 @@ fn problem_responses(
 ) -> BTreeMap<String, RefOr<openapi::response::Response>> {
     list.iter()
         .map(|(status, description, example)| {
-            let content = ContentBuilder::new()
-                .schema(Some(Ref::from_schema_name("Problem")))
-                .example(Some(example.clone()))
-                .build();
-            let response = ResponseBuilder::new()
-                .description(*description)
-                .content("application/problem+json", content)
-                .build();
+            let response = problem_doc(description, example.clone());
             (status.to_string(), RefOr::T(response))
         })
         .collect()
@@ -317,10 +312,11 @@ impl From<PlotError> for ApiError {
 )]
 pub async fn plot_loss(
     State(state): State<AppState>,
+    tenant: Tenant,
     Path(id): Path<String>,
     ApiQuery(query): ApiQuery<LossPlotQuery>,
 ) -> Result<Response, ApiError> {
-    loss_figure(state, id, query, ImageFormat::Svg).await
+    loss_figure(state, tenant, id, query, ImageFormat::Svg).await
 }
 
 /// Draw a job's loss curve as PNG.
@@ -339,14 +335,16 @@ pub async fn plot_loss(
 )]
 pub async fn plot_loss_png(
     State(state): State<AppState>,
+    tenant: Tenant,
     Path(id): Path<String>,
     ApiQuery(query): ApiQuery<LossPlotQuery>,
 ) -> Result<Response, ApiError> {
-    loss_figure(state, id, query, ImageFormat::Png).await
+    loss_figure(state, tenant, id, query, ImageFormat::Png).await
 }
 
 async fn loss_figure(
     state: AppState,
+    tenant: Tenant,
     id: String,
     query: LossPlotQuery,
     format: ImageFormat,
@@ -362,7 +360,7 @@ async fn loss_figure(
         .smooth
         .map(|w| bounded("smooth", Some(w), 2..=1000, 2))
         .transpose()?;
-    let job = find_job(&state, &id).await?;
+    let job = find_job(&state, &tenant, &id).await?;
     let spec = stored_spec(&job)?;
     let (rows, _) = thinned_steps(&state.store, job.seq, -1, max_points, false).await?;
     if rows.is_empty() {
@@ -439,10 +437,11 @@ async fn loss_figure(
 )]
 pub async fn plot_trajectory(
     State(state): State<AppState>,
+    tenant: Tenant,
     Path(id): Path<String>,
     ApiQuery(query): ApiQuery<TrajectoryPlotQuery>,
 ) -> Result<Response, ApiError> {
-    trajectory_figure(state, id, query, ImageFormat::Svg).await
+    trajectory_figure(state, tenant, id, query, ImageFormat::Svg).await
 }
 
 /// Draw a 2-D job's path over the contours of its objective as PNG.
@@ -461,14 +460,16 @@ pub async fn plot_trajectory(
 )]
 pub async fn plot_trajectory_png(
     State(state): State<AppState>,
+    tenant: Tenant,
     Path(id): Path<String>,
     ApiQuery(query): ApiQuery<TrajectoryPlotQuery>,
 ) -> Result<Response, ApiError> {
-    trajectory_figure(state, id, query, ImageFormat::Png).await
+    trajectory_figure(state, tenant, id, query, ImageFormat::Png).await
 }
 
 async fn trajectory_figure(
     state: AppState,
+    tenant: Tenant,
     id: String,
     query: TrajectoryPlotQuery,
     format: ImageFormat,
@@ -481,7 +482,7 @@ async fn trajectory_figure(
     )?;
     let grid_size = bounded("grid", query.grid, 20..=300, 150)? as usize;
     let level_count = bounded("levels", query.levels, 2..=60, 20)? as usize;
-    let job = find_job(&state, &id).await?;
+    let job = find_job(&state, &tenant, &id).await?;
     let spec = stored_spec(&job)?;
     // Only the objective is rebuilt: the job's other settings were checked at submission
     // against limits the server may since have changed.

@@ -12,6 +12,7 @@ use super::{ApiJson, AppState};
 use crate::error::{ApiError, Problem};
 use crate::float::{floats, Float};
 use crate::jobs::{JobResult, JobSpec};
+use crate::tenant::Tenant;
 
 /// Rows to predict: the body of `POST /v1/jobs/{id}/predict`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -65,10 +66,11 @@ fn stored<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T, A
 )]
 pub async fn predict_job(
     State(state): State<AppState>,
+    tenant: Tenant,
     Path(id): Path<String>,
     ApiJson(request): ApiJson<PredictRequest>,
 ) -> Result<Json<PredictResponse>, ApiError> {
-    let job = find_job(&state, &id).await?;
+    let job = find_job(&state, &tenant, &id).await?;
     let spec: JobSpec = stored(&job.spec, "spec")?;
     let ProblemConfig::Model(model) = spec.problem else {
         return Err(ApiError::invalid(
@@ -96,7 +98,7 @@ pub async fn predict_job(
         (Some(data), _) => data.features.first().map(Vec::len),
         (None, Some(dataset)) => state
             .store
-            .get_dataset(dataset)
+            .get_dataset(&tenant, dataset)
             .await
             .ok()
             .map(|d| d.feature_names.len()),

@@ -19,6 +19,7 @@ use crate::error::{ApiError, Problem};
 use crate::float::{floats, Float};
 use crate::jobs::MetricsReport;
 use crate::store::{StepRow, Store};
+use crate::tenant::Tenant;
 
 /// One record of the history: it describes the iterate x_k.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -251,17 +252,18 @@ fn negotiate(format: Option<StepFormat>, headers: &HeaderMap) -> Result<StepForm
 )]
 pub async fn list_steps(
     State(state): State<AppState>,
+    tenant: Tenant,
     Path(id): Path<String>,
     headers: HeaderMap,
     ApiQuery(query): ApiQuery<ListStepsQuery>,
 ) -> Result<Response, ApiError> {
     let format = negotiate(query.format, &headers)?;
-    let job = find_job(&state, &id).await?;
+    let job = find_job(&state, &tenant, &id).await?;
     let fields = Fields::parse(query.fields.as_deref(), job.problem_kind == "model")?;
     let scope = format!("steps:{}", job.seq);
     let mut after = query.after_step.unwrap_or(-1).max(-1);
     if let Some(token) = &query.page_token {
-        after = after.max(state.tokens.verify(&scope, token)?);
+        after = after.max(state.tokens.verify(&tenant, &scope, token)?);
     }
     let limit = match query.limit {
         Some(l) if l < 1 => {
@@ -297,8 +299,8 @@ pub async fn list_steps(
             rows.truncate(limit as usize);
             let last = rows.last().map_or(after, |r| r.step);
             // While the job runs, more records will come: hand out a token to poll with.
-            let next_page_token =
-                (more_now || !job.status.is_finished()).then(|| state.tokens.issue(&scope, last));
+            let next_page_token = (more_now || !job.status.is_finished())
+                .then(|| state.tokens.issue(&tenant, &scope, last));
             Ok(render_all(format, fields, rows, next_page_token))
         }
         StepFormat::Csv | StepFormat::Ndjson => Ok(stream_history(

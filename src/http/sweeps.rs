@@ -2,7 +2,7 @@
 //! every job's loss curve in one figure.
 
 use axum::extract::{Path, State};
-use axum::http::{header, StatusCode};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -10,7 +10,8 @@ use utoipa::{IntoParams, ToSchema};
 
 use saddle_numeric::StopReason;
 
-use super::jobs::{stored_json, JobStatusName};
+use super::jobs::{stored_json, ActiveJobsQuota, JobStatusName};
+use super::respond;
 use super::thin::thinned_steps;
 use super::{ApiJson, ApiQuery, AppState};
 use crate::error::{ApiError, Problem};
@@ -18,6 +19,7 @@ use crate::float::Float;
 use crate::jobs::{JobResult, JobsError, SweepRequest};
 use crate::plot::{render_lines, render_lines_png, LineChart, Scale, Series};
 use crate::store::{JobRow, SweepRow};
+use crate::tenant::Tenant;
 
 /// One job of a sweep, as a leaderboard row.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -166,11 +168,12 @@ fn sweep_error(id: &str) -> impl Fn(JobsError) -> ApiError + '_ {
 
 async fn leaderboard(
     state: &AppState,
+    tenant: &Tenant,
     sweep: &SweepRow,
     sort: SweepSort,
 ) -> Result<SweepResponse, ApiError> {
     let request: SweepRequest = stored_json(&sweep.spec, "sweep")?;
-    let jobs = state.store.sweep_jobs(&sweep.sweep_id).await?;
+    let jobs = state.store.sweep_jobs(tenant, &sweep.sweep_id).await?;
     let mut entries = Vec::with_capacity(jobs.len());
     for job in &jobs {
         entries.push(entry(state, job, request.target_loss).await?);
@@ -265,22 +268,19 @@ const NOT_FOUND_EXAMPLE: &str = "no sweep with id `42`; list sweeps with GET /v1
         (status = 422, description = "A field is not valid, or the grid is too large", body = Problem, content_type = "application/problem+json",
          example = json!({"type": "urn:saddle:problem:validation", "title": "The request is not valid", "status": 422,
                           "detail": "optimizers: the grid makes 300 jobs; a sweep may make at most 256",
-                          "errors": [{"field": "optimizers", "message": "the grid makes 300 jobs; a sweep may make at most 256"}]}))
+                          "errors": [{"field": "optimizers", "message": "the grid makes 300 jobs; a sweep may make at most 256"}]})),
+        ActiveJobsQuota
     )
 )]
 pub async fn create_sweep(
     State(state): State<AppState>,
+    tenant: Tenant,
     ApiJson(request): ApiJson<SweepRequest>,
 ) -> Result<Response, ApiError> {
-    let (sweep, _) = state.runner.submit_sweep(request).await?;
-    let body = leaderboard(&state, &sweep, SweepSort::FinalLoss).await?;
+    let (sweep, _) = state.runner.submit_sweep(&tenant, request).await?;
+    let body = leaderboard(&state, &tenant, &sweep, SweepSort::FinalLoss).await?;
     let location = format!("/v1/sweeps/{}", sweep.sweep_id);
-    Ok((
-        StatusCode::CREATED,
-        [(header::LOCATION, location)],
-        Json(body),
-    )
-        .into_response())
+    Ok(respond::created(location, body))
 }
 
 /// Read a sweep's leaderboard: final and best loss, steps and time to the target loss, stop
@@ -298,16 +298,23 @@ pub async fn create_sweep(
 )]
 pub async fn get_sweep(
     State(state): State<AppState>,
+    tenant: Tenant,
     Path(id): Path<String>,
     ApiQuery(query): ApiQuery<SweepQuery>,
 ) -> Result<Json<SweepResponse>, ApiError> {
     let sweep = state
         .store
-        .get_sweep(&id)
+        .get_sweep(&tenant, &id)
         .await
         .map_err(|e| sweep_error(&id)(e.into()))?;
     Ok(Json(
-        leaderboard(&state, &sweep, query.sort.unwrap_or(SweepSort::FinalLoss)).await?,
+        leaderboard(
+            &state,
+            &tenant,
+            &sweep,
+            query.sort.unwrap_or(SweepSort::FinalLoss),
+        )
+        .await?,
     ))
 }
 
@@ -326,6 +333,7 @@ pub async fn get_sweep(
 )]
 pub async fn list_sweeps(
     State(state): State<AppState>,
+    tenant: Tenant,
     ApiQuery(query): ApiQuery<ListSweepsQuery>,
 ) -> Result<Json<SweepListResponse>, ApiError> {
     let limit = match query.limit {
@@ -341,12 +349,13 @@ pub async fn list_sweeps(
     let before = query
         .page_token
         .as_deref()
-        .map(|t| state.tokens.verify("sweeps", t))
+        .map(|t| state.tokens.verify(&tenant, "sweeps", t))
         .transpose()?;
-    let mut rows = state.store.list_sweeps(before, limit).await?;
+    let mut rows = state.store.list_sweeps(&tenant, before, limit).await?;
     let next_page_token = if rows.len() as i64 > limit {
         rows.truncate(limit as usize);
-        rows.last().map(|r| state.tokens.issue("sweeps", r.seq))
+        rows.last()
+            .map(|r| state.tokens.issue(&tenant, "sweeps", r.seq))
     } else {
         None
     };
@@ -378,16 +387,17 @@ pub async fn list_sweeps(
 )]
 pub async fn cancel_sweep(
     State(state): State<AppState>,
+    tenant: Tenant,
     Path(id): Path<String>,
 ) -> Result<Json<SweepResponse>, ApiError> {
     state
         .runner
-        .cancel_sweep(&id)
+        .cancel_sweep(&tenant, &id)
         .await
         .map_err(sweep_error(&id))?;
-    let sweep = state.store.get_sweep(&id).await?;
+    let sweep = state.store.get_sweep(&tenant, &id).await?;
     Ok(Json(
-        leaderboard(&state, &sweep, SweepSort::FinalLoss).await?,
+        leaderboard(&state, &tenant, &sweep, SweepSort::FinalLoss).await?,
     ))
 }
 
@@ -420,10 +430,11 @@ pub struct SweepPlotQuery {
 )]
 pub async fn plot_sweep_loss(
     State(state): State<AppState>,
+    tenant: Tenant,
     Path(id): Path<String>,
     ApiQuery(query): ApiQuery<SweepPlotQuery>,
 ) -> Result<Response, ApiError> {
-    sweep_figure(state, id, query, false).await
+    sweep_figure(state, tenant, id, query, false).await
 }
 
 /// Draw every job's loss curve of a sweep in one PNG figure (900 × 540), with a legend.
@@ -443,14 +454,16 @@ pub async fn plot_sweep_loss(
 )]
 pub async fn plot_sweep_loss_png(
     State(state): State<AppState>,
+    tenant: Tenant,
     Path(id): Path<String>,
     ApiQuery(query): ApiQuery<SweepPlotQuery>,
 ) -> Result<Response, ApiError> {
-    sweep_figure(state, id, query, true).await
+    sweep_figure(state, tenant, id, query, true).await
 }
 
 async fn sweep_figure(
     state: AppState,
+    tenant: Tenant,
     id: String,
     query: SweepPlotQuery,
     png: bool,
@@ -467,11 +480,11 @@ async fn sweep_figure(
     };
     let sweep = state
         .store
-        .get_sweep(&id)
+        .get_sweep(&tenant, &id)
         .await
         .map_err(|e| sweep_error(&id)(e.into()))?;
     let mut series = Vec::new();
-    for job in state.store.sweep_jobs(&id).await? {
+    for job in state.store.sweep_jobs(&tenant, &id).await? {
         let (rows, _) = thinned_steps(&state.store, job.seq, -1, max_points, false).await?;
         series.push(Series {
             name: job.name.clone().unwrap_or(job.optimizer_name.clone()),

@@ -12,6 +12,7 @@ use saddle_numeric::{InvalidConfig, StopRule};
 
 use super::{JobRunner, JobSpec, JobsError};
 use crate::store::JobRow;
+use crate::tenant::Tenant;
 
 /// The body of `POST /v1/jobs/{id}/continue`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -63,13 +64,14 @@ impl ContinueJobRequest {
 }
 
 impl JobRunner {
-    /// Queues the continuation of a finished job.
+    /// Queues the continuation of one of `tenant`'s finished jobs, as a job of the same tenant.
     pub async fn continue_job(
         &self,
+        tenant: &Tenant,
         job_id: &str,
         request: ContinueJobRequest,
     ) -> Result<JobRow, JobsError> {
-        let old = self.store().get_job(job_id).await?;
+        let old = self.store().get_job(tenant, job_id).await?;
         if !old.status.is_finished() {
             return Err(JobsError::Conflict(format!(
                 "job `{job_id}` is still {}; continue it once it has finished",
@@ -105,7 +107,7 @@ impl JobRunner {
         if let Some(tags) = request.tags {
             spec.tags = tags;
         }
-        self.submit_with(spec, Some((&old.job_id, &checkpoint)))
+        self.submit_with(tenant, spec, Some((&old.job_id, &checkpoint)))
             .await
     }
 }

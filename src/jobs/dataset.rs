@@ -9,6 +9,7 @@ use saddle_numeric::data::Dataset;
 
 use crate::float::Float;
 use crate::store::{DatasetRow, NewDataset, Store, StoreError};
+use crate::tenant::Tenant;
 
 /// Statistics of one column (the standard deviation divides by n).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -88,6 +89,7 @@ impl DatasetStats {
 /// [`DatasetStats::of`], off the async runtime for large sets).
 pub async fn save_dataset(
     store: &Store,
+    tenant: &Tenant,
     name: Option<&str>,
     data: &Dataset,
     stats: &DatasetStats,
@@ -99,6 +101,7 @@ pub async fn save_dataset(
     store
         .insert_dataset(NewDataset {
             dataset_id: &dataset_id,
+            tenant,
             name,
             rows: data.rows() as i64,
             feature_names: data.feature_names(),
@@ -110,9 +113,13 @@ pub async fn save_dataset(
         .await
 }
 
-/// Loads a stored dataset for a run.
-pub async fn load_dataset(store: &Store, dataset_id: &str) -> Result<Dataset, StoreError> {
-    let (row, values) = store.load_dataset(dataset_id).await?;
+/// Loads one of `tenant`'s stored datasets for a run (another tenant's is not found).
+pub async fn load_dataset(
+    store: &Store,
+    tenant: &Tenant,
+    dataset_id: &str,
+) -> Result<Dataset, StoreError> {
+    let (row, values) = store.load_dataset(tenant, dataset_id).await?;
     let n = row.rows as usize;
     let corrupt = |e: String| StoreError::Corrupt(format!("dataset `{dataset_id}`: {e}"));
     let features = Array2::from_shape_vec((n, row.feature_names.len()), values.features)

@@ -23,6 +23,7 @@ use super::result::{JobError, JobResult};
 use super::spec::{JobLimits, JobSpec};
 use super::JobsError;
 use crate::store::{JobEnding, JobRow, JobStatus, NewJob, Store, StoreError};
+use crate::tenant::Tenant;
 
 /// Batches in flight between a run and its history writer.
 const HISTORY_CHANNEL_BATCHES: usize = 8;
@@ -84,14 +85,16 @@ impl JobRunner {
     }
 
     /// Validates `spec` (off the async runtime: building an objective can be expensive) and
-    /// queues it.
-    pub async fn submit(&self, spec: JobSpec) -> Result<JobRow, JobsError> {
-        self.submit_with(spec, None).await
+    /// queues it as a job of `tenant`.
+    pub async fn submit(&self, tenant: &Tenant, spec: JobSpec) -> Result<JobRow, JobsError> {
+        self.submit_with(tenant, spec, None).await
     }
 
-    /// Queues `spec`, optionally as the continuation of another job from its checkpoint.
+    /// Queues `spec` for `tenant`, optionally as the continuation of another job from its
+    /// checkpoint. A dataset the spec names must be the tenant's own.
     pub(super) async fn submit_with(
         &self,
+        tenant: &Tenant,
         spec: JobSpec,
         continuing: Option<(&str, &Checkpoint)>,
     ) -> Result<JobRow, JobsError> {
@@ -99,7 +102,7 @@ impl JobRunner {
         let dataset_id = spec.problem.dataset_id().map(str::to_owned);
         let dataset = match &dataset_id {
             Some(id) => Some(
-                load_dataset(&self.inner.store, id)
+                load_dataset(&self.inner.store, tenant, id)
                     .await
                     .map_err(unknown_dataset(id))?,
             ),
@@ -119,6 +122,8 @@ impl JobRunner {
             .store
             .insert_job(NewJob {
                 job_id: &job_id,
+                tenant,
+                max_active_jobs: limits.max_active_jobs,
                 name: spec.name.as_deref(),
                 tags: &spec.tags,
                 spec: &json,
@@ -141,9 +146,10 @@ impl JobRunner {
         &self.inner.store
     }
 
-    /// Cancels a job (idempotent): a queued job at once, a running one at its next step.
-    pub async fn cancel(&self, job_id: &str) -> Result<JobRow, JobsError> {
-        let job = self.inner.store.request_cancel(job_id).await?;
+    /// Cancels one of `tenant`'s jobs (idempotent): a queued job at once, a running one at its
+    /// next step.
+    pub async fn cancel(&self, tenant: &Tenant, job_id: &str) -> Result<JobRow, JobsError> {
+        let job = self.inner.store.request_cancel(tenant, job_id).await?;
         self.inner.status_changed.notify_waiters();
         if let Some(flag) = self.inner.running.lock().expect("lock").get(&job.seq) {
             flag.store(true, Ordering::Relaxed);
@@ -151,9 +157,9 @@ impl JobRunner {
         Ok(job)
     }
 
-    /// Deletes a finished job and its history.
-    pub async fn delete(&self, job_id: &str) -> Result<(), JobsError> {
-        match self.inner.store.delete_finished_job(job_id).await? {
+    /// Deletes one of `tenant`'s finished jobs and its history.
+    pub async fn delete(&self, tenant: &Tenant, job_id: &str) -> Result<(), JobsError> {
+        match self.inner.store.delete_finished_job(tenant, job_id).await? {
             Some(_) => Ok(()),
             None => Err(JobsError::Conflict(format!(
                 "job `{job_id}` is still queued or running; cancel it first (POST /v1/jobs/{job_id}/cancel)"
@@ -220,7 +226,7 @@ impl JobRunner {
         tracing::info!(job_id = %job.job_id, "job started");
 
         let ending = match self.load_run(&job).await {
-            Ok(start) => self.execute(seq, start, flag).await,
+            Ok(start) => self.execute(&job, start, flag).await,
             Err(message) => Ending::failed(None, message),
         };
         self.inner.running.lock().expect("lock").remove(&seq);
@@ -260,11 +266,11 @@ impl JobRunner {
         self.inner.status_changed.notify_waiters();
     }
 
-    /// Waits until the job has finished (run by this process) and returns it.
-    pub async fn wait_finished(&self, job_id: &str) -> Result<JobRow, JobsError> {
+    /// Waits until one of `tenant`'s jobs has finished (run by this process) and returns it.
+    pub async fn wait_finished(&self, tenant: &Tenant, job_id: &str) -> Result<JobRow, JobsError> {
         loop {
             if let Some(job) = self
-                .wait_for_status(job_id, None, Duration::from_secs(3600))
+                .wait_for_status(tenant, job_id, None, Duration::from_secs(3600))
                 .await?
             {
                 if job.status.is_finished() {
@@ -279,6 +285,7 @@ impl JobRunner {
     /// `None` and the timeout passed first).
     pub async fn wait_for_status(
         &self,
+        tenant: &Tenant,
         job_id: &str,
         from: Option<JobStatus>,
         timeout: Duration,
@@ -289,7 +296,7 @@ impl JobRunner {
             tokio::pin!(notified);
             // Register before looking, so a change between the look and the wait is not missed.
             notified.as_mut().enable();
-            let job = self.inner.store.get_job(job_id).await?;
+            let job = self.inner.store.get_job(tenant, job_id).await?;
             let changed = match from {
                 Some(status) => job.status != status,
                 None => job.status.is_finished(),
@@ -358,11 +365,13 @@ impl JobRunner {
         Ok(RunStart::new(spec, origin, checkpoint))
     }
 
-    async fn execute(&self, seq: i64, start: RunStart, flag: Arc<AtomicBool>) -> Ending {
+    async fn execute(&self, job: &JobRow, start: RunStart, flag: Arc<AtomicBool>) -> Ending {
+        let seq = job.seq;
         let spec = &start.spec;
-        // The stored dataset is loaded here, on the runtime; the run itself is blocking.
+        // The stored dataset is loaded here, on the runtime; the run itself is blocking. Only
+        // the job's own tenant's datasets are found.
         let dataset = match spec.problem.dataset_id() {
-            Some(id) => match load_dataset(&self.inner.store, id).await {
+            Some(id) => match load_dataset(&self.inner.store, &job.tenant, id).await {
                 Ok(data) => Some(data),
                 Err(e) => {
                     return Ending::failed(

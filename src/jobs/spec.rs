@@ -97,6 +97,8 @@ pub struct JobLimits {
     pub max_params: usize,
     /// Expression length, nesting depth and tape size.
     pub expr: ExprLimits,
+    /// The most queued and running jobs one tenant may have.
+    pub max_active_jobs: u64,
 }
 
 /// A validated job, ready to run.

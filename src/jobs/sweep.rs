@@ -11,7 +11,8 @@ use saddle_numeric::schedule::ScheduleConfig;
 use saddle_numeric::{InvalidConfig, OptimizerConfig, StopRule};
 
 use super::{JobRunner, JobSpec, JobsError, RecordConfig};
-use crate::store::{JobRow, SweepRow};
+use crate::store::{JobRow, StoreError, SweepRow};
+use crate::tenant::Tenant;
 
 /// The most jobs one sweep may make.
 pub const MAX_SWEEP_JOBS: usize = 256;
@@ -218,13 +219,24 @@ impl SweepRequest {
 }
 
 impl JobRunner {
-    /// Validates every job of the sweep, then stores the sweep and submits its jobs.
+    /// Validates every job of the sweep, then stores the sweep and submits its jobs, all
+    /// `tenant`'s.
     pub async fn submit_sweep(
         &self,
+        tenant: &Tenant,
         request: SweepRequest,
     ) -> Result<(SweepRow, Vec<JobRow>), JobsError> {
         let entries = request.expand()?;
         let limits = self.limits();
+        // A sweep that would not fit in the tenant's quota creates nothing (each job's insert
+        // checks the quota again, against concurrent submissions).
+        let active = self.store().count_active_jobs(tenant).await?;
+        if active + entries.len() as u64 > limits.max_active_jobs {
+            return Err(StoreError::TooManyActiveJobs {
+                limit: limits.max_active_jobs,
+            }
+            .into());
+        }
         let specs: Vec<JobSpec> = entries.iter().map(|e| e.spec.clone()).collect();
         // Validate all before creating anything, so a bad grid point creates nothing.
         tokio::task::spawn_blocking(move || {
@@ -238,27 +250,37 @@ impl JobRunner {
         let json = serde_json::to_string(&request).expect("a sweep serializes");
         let sweep = self
             .store()
-            .insert_sweep(&sweep_id, request.name.as_deref(), &request.tags, &json)
+            .insert_sweep(
+                tenant,
+                &sweep_id,
+                request.name.as_deref(),
+                &request.tags,
+                &json,
+            )
             .await?;
         let mut jobs = Vec::with_capacity(entries.len());
         for entry in entries {
             tracing::debug!(sweep_id = %sweep_id, label = %entry.label, "sweep job");
-            let job = self.submit(entry.spec).await?;
+            let job = self.submit(tenant, entry.spec).await?;
             self.store().link_job_to_sweep(job.seq, &sweep_id).await?;
             jobs.push(job);
         }
         Ok((sweep, jobs))
     }
 
-    /// Cancels every job of a sweep that has not finished.
-    pub async fn cancel_sweep(&self, sweep_id: &str) -> Result<Vec<JobRow>, JobsError> {
-        self.store().get_sweep(sweep_id).await?;
+    /// Cancels every job of one of `tenant`'s sweeps that has not finished.
+    pub async fn cancel_sweep(
+        &self,
+        tenant: &Tenant,
+        sweep_id: &str,
+    ) -> Result<Vec<JobRow>, JobsError> {
+        self.store().get_sweep(tenant, sweep_id).await?;
         let mut jobs = Vec::new();
-        for job in self.store().sweep_jobs(sweep_id).await? {
+        for job in self.store().sweep_jobs(tenant, sweep_id).await? {
             jobs.push(if job.status.is_finished() {
                 job
             } else {
-                self.cancel(&job.job_id).await?
+                self.cancel(tenant, &job.job_id).await?
             });
         }
         Ok(jobs)

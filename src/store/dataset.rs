@@ -4,6 +4,7 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::Row;
 
 use super::{now, Store, StoreError};
+use crate::tenant::Tenant;
 
 /// A dataset's description as stored, without its values.
 #[derive(Debug, Clone)]
@@ -41,6 +42,8 @@ pub struct DatasetValues {
 pub struct NewDataset<'a> {
     /// Public id.
     pub dataset_id: &'a str,
+    /// The owner.
+    pub tenant: &'a Tenant,
     /// Optional name.
     pub name: Option<&'a str>,
     /// n.
@@ -113,10 +116,11 @@ impl Store {
         };
         let columns = (data.feature_names.len() + data.target_names.len()) as i64;
         let row = sqlx::query(&format!(
-            "INSERT INTO dataset (dataset_id, name, rows, columns, feature_names, target_names, summary, features, targets, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {DATASET_COLUMNS}"
+            "INSERT INTO dataset (dataset_id, tenant, name, rows, columns, feature_names, target_names, summary, features, targets, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {DATASET_COLUMNS}"
         ))
         .bind(data.dataset_id)
+        .bind(data.tenant.as_str())
         .bind(data.name)
         .bind(data.rows)
         .bind(columns)
@@ -131,27 +135,34 @@ impl Store {
         dataset_from_row(&row)
     }
 
-    /// Reads a dataset's description by its public id.
-    pub async fn get_dataset(&self, dataset_id: &str) -> Result<DatasetRow, StoreError> {
+    /// Reads the description of one of `tenant`'s datasets by its public id.
+    pub async fn get_dataset(
+        &self,
+        tenant: &Tenant,
+        dataset_id: &str,
+    ) -> Result<DatasetRow, StoreError> {
         let row = sqlx::query(&format!(
-            "SELECT {DATASET_COLUMNS} FROM dataset WHERE dataset_id = ?"
+            "SELECT {DATASET_COLUMNS} FROM dataset WHERE dataset_id = ? AND tenant = ?"
         ))
         .bind(dataset_id)
+        .bind(tenant.as_str())
         .fetch_optional(&self.pool)
         .await?
         .ok_or_else(|| not_found(dataset_id))?;
         dataset_from_row(&row)
     }
 
-    /// Reads a dataset's description and values by its public id.
+    /// Reads the description and values of one of `tenant`'s datasets by its public id.
     pub async fn load_dataset(
         &self,
+        tenant: &Tenant,
         dataset_id: &str,
     ) -> Result<(DatasetRow, DatasetValues), StoreError> {
         let row = sqlx::query(&format!(
-            "SELECT {DATASET_COLUMNS}, features, targets FROM dataset WHERE dataset_id = ?"
+            "SELECT {DATASET_COLUMNS}, features, targets FROM dataset WHERE dataset_id = ? AND tenant = ?"
         ))
         .bind(dataset_id)
+        .bind(tenant.as_str())
         .fetch_optional(&self.pool)
         .await?
         .ok_or_else(|| not_found(dataset_id))?;
@@ -166,36 +177,44 @@ impl Store {
         Ok((meta, values))
     }
 
-    /// Lists datasets newest first, before the keyset position `before_seq`; returns up to
-    /// `limit + 1` rows so the caller can tell whether another page follows.
+    /// Lists `tenant`'s datasets newest first, before the keyset position `before_seq`;
+    /// returns up to `limit + 1` rows so the caller can tell whether another page follows.
     pub async fn list_datasets(
         &self,
+        tenant: &Tenant,
         before_seq: Option<i64>,
         limit: i64,
     ) -> Result<Vec<DatasetRow>, StoreError> {
         let rows = sqlx::query(&format!(
             "SELECT {DATASET_COLUMNS} FROM dataset \
-             WHERE (?1 IS NULL OR dataset_seq < ?1) \
+             WHERE tenant = ?3 AND (?1 IS NULL OR dataset_seq < ?1) \
              ORDER BY dataset_seq DESC LIMIT ?2"
         ))
         .bind(before_seq)
         .bind(limit + 1)
+        .bind(tenant.as_str())
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(dataset_from_row).collect()
     }
 
-    /// Deletes a dataset unless a queued or running job uses it. Returns the ids of the jobs
+    /// Deletes one of `tenant`'s datasets unless a queued or running job uses it. Returns the ids of the jobs
     /// that use it (and so kept it) — empty when it was deleted.
-    pub async fn delete_unused_dataset(&self, dataset_id: &str) -> Result<Vec<String>, StoreError> {
+    pub async fn delete_unused_dataset(
+        &self,
+        tenant: &Tenant,
+        dataset_id: &str,
+    ) -> Result<Vec<String>, StoreError> {
         // The write lock up front: no job can be queued on the dataset between the check and
         // the delete.
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let exists: Option<i64> =
-            sqlx::query_scalar("SELECT dataset_seq FROM dataset WHERE dataset_id = ?")
-                .bind(dataset_id)
-                .fetch_optional(&mut *tx)
-                .await?;
+        let exists: Option<i64> = sqlx::query_scalar(
+            "SELECT dataset_seq FROM dataset WHERE dataset_id = ? AND tenant = ?",
+        )
+        .bind(dataset_id)
+        .bind(tenant.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
         if exists.is_none() {
             return Err(not_found(dataset_id));
         }

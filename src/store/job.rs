@@ -5,6 +5,7 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::Row;
 
 use super::{now, Store, StoreError};
+use crate::tenant::Tenant;
 
 /// A job's lifecycle state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,6 +62,8 @@ pub struct JobRow {
     pub seq: i64,
     /// Public id.
     pub job_id: String,
+    /// The tenant the job belongs to; its run may only use this tenant's datasets.
+    pub tenant: Tenant,
     /// Optional client-given name.
     pub name: Option<String>,
     /// Client-given tags.
@@ -97,6 +100,10 @@ pub struct JobRow {
 pub struct NewJob<'a> {
     /// Public id.
     pub job_id: &'a str,
+    /// The owner.
+    pub tenant: &'a Tenant,
+    /// The most queued and running jobs the owner may have, this one included.
+    pub max_active_jobs: u64,
     /// Optional name.
     pub name: Option<&'a str>,
     /// Tags.
@@ -136,6 +143,8 @@ pub struct JobEnding<'a> {
 /// Filters and position of a job listing (newest first).
 #[derive(Debug, Clone, Default)]
 pub struct JobFilter {
+    /// Only this tenant's jobs.
+    pub tenant: Tenant,
     /// Only jobs in this state.
     pub status: Option<JobStatus>,
     /// Only jobs carrying this tag.
@@ -147,7 +156,7 @@ pub struct JobFilter {
 }
 
 const JOB_COLUMNS: &str =
-    "job_seq, job_id, name, tags, spec, problem_kind, optimizer_name, status, \
+    "job_seq, job_id, tenant, name, tags, spec, problem_kind, optimizer_name, status, \
      max_steps, progress_step, stop_reason, result, error, continued_from, created_at, started_at, \
      finished_at";
 
@@ -157,6 +166,7 @@ fn job_from_row(row: &SqliteRow) -> Result<JobRow, StoreError> {
     Ok(JobRow {
         seq: row.try_get("job_seq")?,
         job_id: row.try_get("job_id")?,
+        tenant: Tenant::stored(row.try_get("tenant")?),
         name: row.try_get("name")?,
         tags: serde_json::from_str(&tags).map_err(|e| StoreError::Corrupt(e.to_string()))?,
         spec: row.try_get("spec")?,
@@ -177,17 +187,23 @@ fn job_from_row(row: &SqliteRow) -> Result<JobRow, StoreError> {
 }
 
 impl Store {
-    /// Stores a new queued job. A `dataset_id` that names no dataset (deleted since the job
-    /// was validated) is [`StoreError::NotFound`]: the foreign key checks it atomically.
+    /// Stores a new queued job, unless its tenant already has `max_active_jobs` queued or
+    /// running ([`StoreError::TooManyActiveJobs`]): the count and the insert are one statement,
+    /// so concurrent submissions cannot overshoot the quota. A `dataset_id` that names no
+    /// dataset (deleted since the job was validated) is [`StoreError::NotFound`]: the foreign
+    /// key checks it atomically.
     pub async fn insert_job(&self, job: NewJob<'_>) -> Result<JobRow, StoreError> {
         let tags =
             serde_json::to_string(job.tags).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let row = sqlx::query(&format!(
-            "INSERT INTO job (job_id, name, tags, spec, problem_kind, optimizer_name, status, max_steps, \
-               dataset_id, continued_from, resume_state, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?) RETURNING {JOB_COLUMNS}"
+            "INSERT INTO job (job_id, tenant, name, tags, spec, problem_kind, optimizer_name, status, \
+               max_steps, dataset_id, continued_from, resume_state, created_at) \
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, 'queued', ?8, ?9, ?10, ?11, ?12 \
+             WHERE (SELECT COUNT(*) FROM job WHERE tenant = ?2 AND status IN ('queued', 'running')) < ?13 \
+             RETURNING {JOB_COLUMNS}"
         ))
         .bind(job.job_id)
+        .bind(job.tenant.as_str())
         .bind(job.name)
         .bind(tags)
         .bind(job.spec)
@@ -198,7 +214,8 @@ impl Store {
         .bind(job.continued_from)
         .bind(job.resume_state)
         .bind(now())
-        .fetch_one(&self.pool)
+        .bind(i64::try_from(job.max_active_jobs).unwrap_or(i64::MAX))
+        .fetch_optional(&self.pool)
         .await
         .map_err(|e| match e {
             sqlx::Error::Database(db) if db.kind() == ErrorKind::ForeignKeyViolation => {
@@ -206,29 +223,49 @@ impl Store {
                 StoreError::NotFound(format!("no dataset with id `{id}`"))
             }
             other => other.into(),
+        })?
+        .ok_or(StoreError::TooManyActiveJobs {
+            limit: job.max_active_jobs,
         })?;
         job_from_row(&row)
     }
 
-    /// Reads one job by its public id.
-    pub async fn get_job(&self, job_id: &str) -> Result<JobRow, StoreError> {
-        let row = sqlx::query(&format!("SELECT {JOB_COLUMNS} FROM job WHERE job_id = ?"))
-            .bind(job_id)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or_else(|| StoreError::NotFound(format!("no job with id `{job_id}`")))?;
+    /// How many jobs of `tenant` are queued or running.
+    pub async fn count_active_jobs(&self, tenant: &Tenant) -> Result<u64, StoreError> {
+        let count: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM job WHERE tenant = ? AND status IN ('queued', 'running')",
+        )
+        .bind(tenant.as_str())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(count as u64)
+    }
+
+    /// Reads one of `tenant`'s jobs by its public id (another tenant's job is not found).
+    pub async fn get_job(&self, tenant: &Tenant, job_id: &str) -> Result<JobRow, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {JOB_COLUMNS} FROM job WHERE job_id = ? AND tenant = ?"
+        ))
+        .bind(job_id)
+        .bind(tenant.as_str())
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("no job with id `{job_id}`")))?;
         job_from_row(&row)
     }
 
-    /// Jobs matching a one-parameter condition on the `job` table, in submission order.
+    /// `tenant`'s jobs matching a one-parameter condition on the `job` table, in submission
+    /// order.
     pub(super) async fn jobs_where(
         &self,
+        tenant: &Tenant,
         condition: &str,
         value: &str,
     ) -> Result<Vec<JobRow>, StoreError> {
         let rows = sqlx::query(&format!(
-            "SELECT {JOB_COLUMNS} FROM job WHERE {condition} ORDER BY job_seq"
+            "SELECT {JOB_COLUMNS} FROM job WHERE tenant = ? AND {condition} ORDER BY job_seq"
         ))
+        .bind(tenant.as_str())
         .bind(value)
         .fetch_all(&self.pool)
         .await?;
@@ -240,7 +277,7 @@ impl Store {
     pub async fn list_jobs(&self, filter: &JobFilter) -> Result<Vec<JobRow>, StoreError> {
         let rows = sqlx::query(&format!(
             "SELECT {JOB_COLUMNS} FROM job \
-             WHERE (?1 IS NULL OR status = ?1) \
+             WHERE tenant = ?5 AND (?1 IS NULL OR status = ?1) \
                AND (?2 IS NULL OR EXISTS (SELECT 1 FROM json_each(job.tags) WHERE value = ?2)) \
                AND (?3 IS NULL OR job_seq < ?3) \
              ORDER BY job_seq DESC LIMIT ?4"
@@ -249,6 +286,7 @@ impl Store {
         .bind(filter.tag.as_deref())
         .bind(filter.before_seq)
         .bind(filter.limit + 1)
+        .bind(filter.tenant.as_str())
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(job_from_row).collect()
@@ -306,20 +344,25 @@ impl Store {
 
     /// Cancels a job: a queued one at once, a running one by setting its flag (the worker stops
     /// it at its next step). Finished jobs are left as they are.
-    pub async fn request_cancel(&self, job_id: &str) -> Result<JobRow, StoreError> {
+    pub async fn request_cancel(
+        &self,
+        tenant: &Tenant,
+        job_id: &str,
+    ) -> Result<JobRow, StoreError> {
         sqlx::query(
             "UPDATE job SET \
                status = CASE status WHEN 'queued' THEN 'cancelled' ELSE status END, \
                stop_reason = CASE status WHEN 'queued' THEN 'cancelled' ELSE stop_reason END, \
                finished_at = CASE status WHEN 'queued' THEN ?1 ELSE finished_at END, \
                cancel_requested = CASE WHEN status IN ('queued', 'running') THEN 1 ELSE cancel_requested END \
-             WHERE job_id = ?2",
+             WHERE job_id = ?2 AND tenant = ?3",
         )
         .bind(now())
         .bind(job_id)
+        .bind(tenant.as_str())
         .execute(&self.pool)
         .await?;
-        self.get_job(job_id).await
+        self.get_job(tenant, job_id).await
     }
 
     /// Records how a run ended, with the checkpoint a continuation would start from (the
@@ -345,8 +388,12 @@ impl Store {
 
     /// Deletes a finished job and its history. Returns the job as it was, or `None` if it is
     /// still queued or running (and so was not deleted).
-    pub async fn delete_finished_job(&self, job_id: &str) -> Result<Option<JobRow>, StoreError> {
-        let job = self.get_job(job_id).await?;
+    pub async fn delete_finished_job(
+        &self,
+        tenant: &Tenant,
+        job_id: &str,
+    ) -> Result<Option<JobRow>, StoreError> {
+        let job = self.get_job(tenant, job_id).await?;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let deleted = sqlx::query(
             "DELETE FROM job WHERE job_seq = ? AND status IN ('succeeded', 'failed', 'cancelled')",

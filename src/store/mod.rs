@@ -4,7 +4,9 @@
 //! transaction opened with `BEGIN IMMEDIATE`, which takes the write lock up front, so a writer
 //! waits in the busy handler instead of failing with "database is locked".
 
+mod api_key;
 mod dataset;
+mod idempotency;
 mod job;
 mod step;
 mod sweep;
@@ -16,7 +18,9 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
 
+pub use api_key::{ApiKeyRow, KeyOwner};
 pub use dataset::{DatasetRow, DatasetValues, NewDataset};
+pub use idempotency::{IdempotencyClaim, StoredResponse};
 pub use job::{JobEnding, JobFilter, JobRow, JobStatus, NewJob, Recovery};
 pub use step::{StepBatch, StepRow};
 pub use sweep::SweepRow;
@@ -27,6 +31,12 @@ pub enum StoreError {
     /// The row does not exist.
     #[error("{0}")]
     NotFound(String),
+    /// The tenant already has as many queued and running jobs as it may.
+    #[error("the tenant already has {limit} queued or running jobs, its limit")]
+    TooManyActiveJobs {
+        /// The limit.
+        limit: u64,
+    },
     /// The database refused or failed the operation.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),

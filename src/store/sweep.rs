@@ -4,6 +4,7 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::Row;
 
 use super::{now, JobRow, Store, StoreError};
+use crate::tenant::Tenant;
 
 /// A sweep as stored.
 #[derive(Debug, Clone)]
@@ -41,6 +42,7 @@ impl Store {
     /// [`Store::link_job_to_sweep`]).
     pub async fn insert_sweep(
         &self,
+        tenant: &Tenant,
         sweep_id: &str,
         name: Option<&str>,
         tags: &[String],
@@ -48,9 +50,10 @@ impl Store {
     ) -> Result<SweepRow, StoreError> {
         let tags = serde_json::to_string(tags).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let row = sqlx::query(&format!(
-            "INSERT INTO sweep (sweep_id, name, tags, spec, created_at) VALUES (?, ?, ?, ?, ?) \
+            "INSERT INTO sweep (tenant, sweep_id, name, tags, spec, created_at) VALUES (?, ?, ?, ?, ?, ?) \
              RETURNING {SWEEP_COLUMNS}"
         ))
+        .bind(tenant.as_str())
         .bind(sweep_id)
         .bind(name)
         .bind(tags)
@@ -71,38 +74,45 @@ impl Store {
         Ok(())
     }
 
-    /// Reads one sweep by its public id.
-    pub async fn get_sweep(&self, sweep_id: &str) -> Result<SweepRow, StoreError> {
+    /// Reads one of `tenant`'s sweeps by its public id.
+    pub async fn get_sweep(&self, tenant: &Tenant, sweep_id: &str) -> Result<SweepRow, StoreError> {
         let row = sqlx::query(&format!(
-            "SELECT {SWEEP_COLUMNS} FROM sweep WHERE sweep_id = ?"
+            "SELECT {SWEEP_COLUMNS} FROM sweep WHERE sweep_id = ? AND tenant = ?"
         ))
         .bind(sweep_id)
+        .bind(tenant.as_str())
         .fetch_optional(&self.pool)
         .await?
         .ok_or_else(|| StoreError::NotFound(format!("no sweep with id `{sweep_id}`")))?;
         sweep_from_row(&row)
     }
 
-    /// Lists sweeps newest first, `limit + 1` rows from before `before_seq`.
+    /// Lists `tenant`'s sweeps newest first, `limit + 1` rows from before `before_seq`.
     pub async fn list_sweeps(
         &self,
+        tenant: &Tenant,
         before_seq: Option<i64>,
         limit: i64,
     ) -> Result<Vec<SweepRow>, StoreError> {
         let rows = sqlx::query(&format!(
-            "SELECT {SWEEP_COLUMNS} FROM sweep WHERE (?1 IS NULL OR sweep_seq < ?1) \
+            "SELECT {SWEEP_COLUMNS} FROM sweep WHERE tenant = ?3 AND (?1 IS NULL OR sweep_seq < ?1) \
              ORDER BY sweep_seq DESC LIMIT ?2"
         ))
         .bind(before_seq)
         .bind(limit + 1)
+        .bind(tenant.as_str())
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(sweep_from_row).collect()
     }
 
-    /// The jobs of a sweep, in submission order.
-    pub async fn sweep_jobs(&self, sweep_id: &str) -> Result<Vec<JobRow>, StoreError> {
-        self.jobs_where("sweep_id = ?", sweep_id).await
+    /// The jobs of one of `tenant`'s sweeps, in submission order.
+    pub async fn sweep_jobs(
+        &self,
+        tenant: &Tenant,
+        sweep_id: &str,
+    ) -> Result<Vec<JobRow>, StoreError> {
+        self.jobs_where(tenant, "sweep_id = ?", sweep_id).await
     }
 
     /// The first step whose loss is at or below `target`, if the job reached it.

@@ -940,8 +940,11 @@ async fn a_job_cannot_be_stored_against_a_dataset_deleted_after_its_validation()
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("s.db").display());
     let store = saddle::store::Store::connect(&url).await.unwrap();
+    let tenant = saddle::tenant::Tenant::default();
     let job = |job_id: &'static str, dataset_id: Option<&'static str>| saddle::store::NewJob {
         job_id,
+        tenant: &tenant,
+        max_active_jobs: 10,
         name: None,
         tags: &[],
         spec: "{}",

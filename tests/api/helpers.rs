@@ -6,7 +6,7 @@ use reqwest::{Client, Response, StatusCode};
 use serde_json::{json, Value};
 use tempfile::TempDir;
 
-use saddle::config::ServeConfig;
+use saddle::config::{AuthMode, ServeConfig};
 use saddle::startup::Application;
 
 /// A running server and a client for it.
@@ -39,6 +39,10 @@ pub fn test_config(dir: &TempDir) -> ServeConfig {
         shutdown_seconds: 5,
         checkpoint_seconds: 5.0,
         cors_origins: Vec::new(),
+        // -- tenants, API keys and quotas --
+        auth: AuthMode::Auto,
+        admin_token: None,
+        max_active_jobs_per_tenant: 1000,
     }
 }
 

@@ -29,6 +29,14 @@ fn every_operation_has_a_summary_and_every_schema_an_example() {
             let summary = op["summary"].as_str().unwrap_or_default();
             assert!(!summary.is_empty(), "{method} {path} has no summary");
             for (status, response) in op["responses"].as_object().unwrap() {
+                // A shared response is a reference into components.responses.
+                let response = match response["$ref"].as_str() {
+                    Some(reference) => {
+                        let name = reference.trim_start_matches("#/components/responses/");
+                        &spec["components"]["responses"][name]
+                    }
+                    None => response,
+                };
                 if status.starts_with('4') || status.starts_with('5') {
                     let content = &response["content"]["application/problem+json"];
                     assert!(
