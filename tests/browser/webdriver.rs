@@ -99,6 +99,7 @@ impl Driver {
         Session {
             client: self.client.clone(),
             base: format!("{}/session/{id}", self.url),
+            closed: false,
         }
     }
 }
@@ -134,6 +135,7 @@ async fn command(client: &Client, method: &str, url: &str, body: &Value) -> Resu
 pub struct Session {
     client: Client,
     base: String,
+    closed: bool,
 }
 
 /// An element of the page.
@@ -274,7 +276,35 @@ impl Session {
     }
 
     /// Closes the window and ends the browser.
-    pub async fn quit(self) {
+    pub async fn quit(mut self) {
         let _ = command(&self.client, "DELETE", &self.base, &json!({})).await;
+        self.closed = true;
+    }
+}
+
+impl Drop for Session {
+    /// A test that fails before `quit` still ends its browser: chromedriver, killed next,
+    /// would leave it running. Blocking and raw, since `drop` cannot await.
+    fn drop(&mut self) {
+        if self.closed {
+            return;
+        }
+        let Some((host, path)) = self
+            .base
+            .strip_prefix("http://")
+            .and_then(|rest| rest.split_once('/'))
+        else {
+            return;
+        };
+        if let Ok(mut stream) = std::net::TcpStream::connect(host) {
+            use std::io::{Read, Write};
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+            let request = format!(
+                "DELETE /{path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+            if stream.write_all(request.as_bytes()).is_ok() {
+                let _ = stream.read_to_end(&mut Vec::new());
+            }
+        }
     }
 }
