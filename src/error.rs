@@ -56,6 +56,7 @@ pub struct Problem {
     /// A short summary of the kind of problem.
     pub title: String,
     /// The HTTP status code.
+    #[schema(minimum = 400, maximum = 599)]
     pub status: u16,
     /// What went wrong in this case, and how to fix it.
     pub detail: String,
@@ -93,6 +94,14 @@ pub enum ApiError {
     /// The body is over the configured limit (413).
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// The client is over a rate or quota; it may retry after `retry_after` (429).
+    #[error("{detail}")]
+    TooManyRequests {
+        /// Which limit, its value, and what to do.
+        detail: String,
+        /// When a retry can succeed; sent as `Retry-After` in whole seconds, at least 1.
+        retry_after: std::time::Duration,
+    },
     /// Anything that is the server's fault; logged, never shown to the client (500).
     #[error("internal error: {0}")]
     Internal(String),
@@ -121,6 +130,7 @@ impl ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -171,6 +181,12 @@ impl ApiError {
                 detail.clone(),
                 Vec::new(),
             ),
+            ApiError::TooManyRequests { detail, .. } => (
+                "too-many-requests",
+                "Too many requests",
+                detail.clone(),
+                Vec::new(),
+            ),
             ApiError::Internal(_) => (
                 "internal",
                 "Internal server error",
@@ -204,7 +220,14 @@ impl IntoResponse for ApiError {
         if let ApiError::Internal(message) = &self {
             tracing::error!(error = %message, "request failed");
         }
-        problem_response(self.status_code(), &self.to_problem())
+        let mut response = problem_response(self.status_code(), &self.to_problem());
+        if let ApiError::TooManyRequests { retry_after, .. } = &self {
+            let seconds = retry_after.as_secs_f64().ceil().max(1.0) as u64;
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
     }
 }
 

@@ -78,8 +78,9 @@ impl Application {
             runner: runner.clone(),
             tokens: PageTokens::new(key),
             dataset_limits: config.dataset_limits(),
+            http_metrics: Default::default(),
         };
-        let router = app(state, config.max_body_bytes);
+        let router = app(state, config.max_body_bytes, config.rate_limit());
         let listener = TcpListener::bind(config.listen).await?;
         tracing::info!(
             address = %listener.local_addr()?,
@@ -118,11 +119,16 @@ impl Application {
     ) -> Result<(), StartupError> {
         let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
         let mut server = tokio::spawn(
-            axum::serve(self.listener, self.router)
-                .with_graceful_shutdown(async move {
-                    let _ = stopped.await;
-                })
-                .into_future(),
+            // With the peer's address, which keys the rate limit of clients without a token.
+            axum::serve(
+                self.listener,
+                self.router
+                    .into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move {
+                let _ = stopped.await;
+            })
+            .into_future(),
         );
         tokio::select! {
             () = stop => {}

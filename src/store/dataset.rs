@@ -190,7 +190,7 @@ impl Store {
     pub async fn delete_unused_dataset(&self, dataset_id: &str) -> Result<Vec<String>, StoreError> {
         // The write lock up front: no job can be queued on the dataset between the check and
         // the delete.
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         let exists: Option<i64> =
             sqlx::query_scalar("SELECT dataset_seq FROM dataset WHERE dataset_id = ?")
                 .bind(dataset_id)

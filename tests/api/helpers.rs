@@ -38,6 +38,9 @@ pub fn test_config(dir: &TempDir) -> ServeConfig {
         max_tape: 1_000_000,
         shutdown_seconds: 5,
         checkpoint_seconds: 5.0,
+        // Request limits (issue 8, hardening): off unless a test turns them on.
+        rate_limit_rps: 0.0,
+        rate_limit_burst: 200,
     }
 }
 

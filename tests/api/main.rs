@@ -9,6 +9,7 @@ mod events;
 mod functions;
 mod helpers;
 mod jobs;
+mod observability;
 mod openapi;
 mod plots;
 mod recovery;
