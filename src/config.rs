@@ -115,6 +115,10 @@ pub struct ServeConfig {
     #[arg(long, env = "SADDLE_RATE_LIMIT_BURST", default_value_t = 200,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub rate_limit_burst: u32,
+
+    /// The largest `stop.max_seconds` a job may ask for (wall-clock seconds).
+    #[arg(long, env = "SADDLE_MAX_SECONDS_LIMIT", default_value_t = 86_400.0, value_parser = parse_non_negative)]
+    pub max_seconds_limit: f64,
 }
 
 /// Accepts a finite, non-negative number (seconds, requests per second).

@@ -65,6 +65,7 @@ impl Application {
         let limits = JobLimits {
             max_steps: config.max_steps_limit,
             max_params: config.max_params,
+            max_seconds: config.max_seconds_limit,
             expr: config.expression_limits(),
         };
         let (runner, workers) = JobRunner::start(

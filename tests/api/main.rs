@@ -7,6 +7,7 @@ mod diagnosis;
 mod errors;
 mod events;
 mod functions;
+mod fuzz;
 mod helpers;
 mod jobs;
 mod observability;
