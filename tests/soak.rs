@@ -100,6 +100,22 @@ impl Tally {
     }
 }
 
+/// The server, a client and the tally, shared by every simulated client.
+struct Soak {
+    server: Server,
+    client: Client,
+    tally: Tally,
+}
+
+impl Soak {
+    /// GETs `path`, counting the answer.
+    async fn get(&self, path: &str) -> reqwest::Response {
+        let response = self.client.get(self.server.url(path)).send().await.unwrap();
+        self.tally.saw(response.status());
+        response
+    }
+}
+
 fn job_spec(client_no: usize, k: usize) -> Value {
     json!({
         "problem": {"kind": "expression", "expression": "(1 - x)^2 + 100*(y - x^2)^2"},
@@ -112,27 +128,16 @@ fn job_spec(client_no: usize, k: usize) -> Value {
 
 /// Submits one burst from `SUBMITTERS` clients while pollers list jobs and streamers follow
 /// events; returns the ids of the burst's jobs once all have finished.
-async fn burst(server: &Arc<Server>, client: &Client, tally: &Arc<Tally>) -> Vec<String> {
+async fn burst(soak: &Arc<Soak>) -> Vec<String> {
     let running = Arc::new(AtomicBool::new(true));
     let mut watchers = Vec::new();
     for _ in 0..3 {
-        let (server, client, tally, running) = (
-            server.clone(),
-            client.clone(),
-            tally.clone(),
-            running.clone(),
-        );
+        let (soak, running) = (soak.clone(), running.clone());
         watchers.push(tokio::spawn(async move {
             let mut polls = 0;
             while running.load(Ordering::Relaxed) {
                 polls += 1;
-                let response = client
-                    .get(server.url("/v1/jobs?limit=100"))
-                    .send()
-                    .await
-                    .unwrap();
-                tally.saw(response.status());
-                let page: Value = response.json().await.unwrap();
+                let page: Value = soak.get("/v1/jobs?limit=100").await.json().await.unwrap();
                 assert!(page["jobs"].is_array());
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
@@ -140,33 +145,16 @@ async fn burst(server: &Arc<Server>, client: &Client, tally: &Arc<Tally>) -> Vec
         }));
     }
     for _ in 0..2 {
-        let (server, client, tally, running) = (
-            server.clone(),
-            client.clone(),
-            tally.clone(),
-            running.clone(),
-        );
+        let (soak, running) = (soak.clone(), running.clone());
         watchers.push(tokio::spawn(async move {
             let mut streamed = 0;
             while running.load(Ordering::Relaxed) {
-                let page: Value = client
-                    .get(server.url("/v1/jobs?limit=1"))
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
+                let page: Value = soak.get("/v1/jobs?limit=1").await.json().await.unwrap();
                 let Some(id) = page["jobs"][0]["id"].as_str() else {
                     tokio::time::sleep(Duration::from_millis(20)).await;
                     continue;
                 };
-                let mut response = client
-                    .get(server.url(&format!("/v1/jobs/{id}/events")))
-                    .send()
-                    .await
-                    .unwrap();
-                tally.saw(response.status());
+                let mut response = soak.get(&format!("/v1/jobs/{id}/events")).await;
                 let mut text = Vec::new();
                 while let Some(chunk) =
                     tokio::time::timeout(Duration::from_secs(60), response.chunk())
@@ -190,17 +178,18 @@ async fn burst(server: &Arc<Server>, client: &Client, tally: &Arc<Tally>) -> Vec
     }
     let submitters: Vec<_> = (0..SUBMITTERS)
         .map(|c| {
-            let (server, client, tally) = (server.clone(), client.clone(), tally.clone());
+            let soak = soak.clone();
             tokio::spawn(async move {
                 let mut ids = Vec::new();
                 for k in 0..JOBS_PER_SUBMITTER {
-                    let response = client
-                        .post(server.url("/v1/jobs"))
+                    let response = soak
+                        .client
+                        .post(soak.server.url("/v1/jobs"))
                         .json(&job_spec(c, k))
                         .send()
                         .await
                         .unwrap();
-                    tally.saw(response.status());
+                    soak.tally.saw(response.status());
                     assert_eq!(response.status(), 201);
                     let job: Value = response.json().await.unwrap();
                     ids.push(job["id"].as_str().unwrap().to_string());
@@ -216,14 +205,7 @@ async fn burst(server: &Arc<Server>, client: &Client, tally: &Arc<Tally>) -> Vec
     // Wait for the queue to drain, watched through /metrics.
     let deadline = Instant::now() + Duration::from_secs(300);
     loop {
-        let page = client
-            .get(server.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let page = soak.get("/metrics").await.text().await.unwrap();
         let active: u64 = page
             .lines()
             .filter(|l| {
@@ -249,23 +231,21 @@ async fn burst(server: &Arc<Server>, client: &Client, tally: &Arc<Tally>) -> Vec
 }
 
 /// Every job of `ids` succeeded with its whole history, steps 0 to STEPS.
-async fn assert_nothing_lost(server: &Server, client: &Client, ids: &[String], tally: &Tally) {
+async fn assert_nothing_lost(soak: &Soak, ids: &[String]) {
     for id in ids {
-        let response = client
-            .get(server.url(&format!("/v1/jobs/{id}")))
-            .send()
+        let job: Value = soak
+            .get(&format!("/v1/jobs/{id}"))
+            .await
+            .json()
             .await
             .unwrap();
-        tally.saw(response.status());
-        let job: Value = response.json().await.unwrap();
         assert_eq!(job["status"], "succeeded", "{job}");
-        let response = client
-            .get(server.url(&format!("/v1/jobs/{id}/steps?limit=1000&fields=loss")))
-            .send()
+        let page: Value = soak
+            .get(&format!("/v1/jobs/{id}/steps?limit=1000&fields=loss"))
+            .await
+            .json()
             .await
             .unwrap();
-        tally.saw(response.status());
-        let page: Value = response.json().await.unwrap();
         let steps: Vec<u64> = page["steps"]
             .as_array()
             .unwrap()
@@ -279,17 +259,21 @@ async fn assert_nothing_lost(server: &Server, client: &Client, ids: &[String], t
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_thousand_jobs_from_twenty_clients_lose_nothing_and_memory_stays_flat() {
     let client = Client::new();
-    let server = Arc::new(Server::start(&client).await);
-    let tally = Arc::new(Tally::default());
+    let soak = Arc::new(Soak {
+        server: Server::start(&client).await,
+        client,
+        tally: Tally::default(),
+    });
+    let (server, tally) = (&soak.server, &soak.tally);
     let started = Instant::now();
     let rss_at_start = server.memory_kib("VmRSS");
 
-    let first = burst(&server, &client, &tally).await;
+    let first = burst(&soak).await;
     let first_took = started.elapsed();
     tokio::time::sleep(Duration::from_secs(1)).await;
     let rss_after_first = server.memory_kib("VmRSS");
 
-    let second = burst(&server, &client, &tally).await;
+    let second = burst(&soak).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let rss_after_second = server.memory_kib("VmRSS");
     let peak = server.memory_kib("VmHWM");
@@ -297,7 +281,7 @@ async fn two_thousand_jobs_from_twenty_clients_lose_nothing_and_memory_stays_fla
 
     let all: Vec<String> = first.into_iter().chain(second).collect();
     assert_eq!(all.len(), 2 * SUBMITTERS * JOBS_PER_SUBMITTER);
-    assert_nothing_lost(&server, &client, &all, &tally).await;
+    assert_nothing_lost(&soak, &all).await;
     let requests = tally.requests.load(Ordering::Relaxed);
     eprintln!(
         "soak: {} jobs in {:.1} s (first burst {:.1} s), {requests} requests checked; \

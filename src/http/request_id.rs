@@ -69,4 +69,41 @@ mod tests {
         assert!(is_sane(&HeaderValue::from_str(&"a".repeat(64)).unwrap()));
         assert!(!is_sane(&HeaderValue::from_bytes(b"caf\xc3\xa9").unwrap()));
     }
+
+    /// Collects what the subscriber writes.
+    #[derive(Clone, Default)]
+    struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn every_event_inside_the_request_span_carries_the_request_id() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        let request = Request::builder()
+            .uri("/v1/jobs/42")
+            .header(&REQUEST_ID, "trace-me-7")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        tracing::subscriber::with_default(subscriber, || {
+            let span = request_span(&request);
+            let _entered = span.enter();
+            tracing::warn!("deep inside a handler");
+        });
+        let logged = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        assert!(logged.contains("request_id=trace-me-7"), "{logged}");
+        assert!(logged.contains("deep inside a handler"), "{logged}");
+    }
 }
