@@ -27,6 +27,7 @@ use saddle_numeric::{Executor, OptimizerConfig, StopRule};
 const LIMITS: JobLimits = JobLimits {
     max_steps: 100_000_000,
     max_params: 10_000_000,
+    max_seconds: 86_400.0,
     expr: ExprLimits {
         max_length: 100_000,
         max_depth: 256,

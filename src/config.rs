@@ -145,7 +145,7 @@ pub struct ServeConfig {
 
     /// Seconds between the checkpoints a running job stores to resume from after a crash
     /// (0: none; a job interrupted by a crash then starts again from its beginning).
-    #[arg(long, env = "SADDLE_CHECKPOINT_SECONDS", default_value_t = 5.0, value_parser = parse_seconds)]
+    #[arg(long, env = "SADDLE_CHECKPOINT_SECONDS", default_value_t = 5.0, value_parser = parse_non_negative)]
     pub checkpoint_seconds: f64,
 
     /// Origins whose browser pages may call the API (CORS), comma-separated, each
@@ -170,13 +170,28 @@ pub struct ServeConfig {
         default_value_t = 1000
     )]
     pub max_active_jobs_per_tenant: u64,
+
+    // Request limits (issue 8, hardening).
+    /// Requests per second each client may make (keyed by its bearer token, else its IP
+    /// address); 0 turns the limit off. /healthz and /metrics are exempt.
+    #[arg(long, env = "SADDLE_RATE_LIMIT_RPS", default_value_t = 100.0, value_parser = parse_non_negative)]
+    pub rate_limit_rps: f64,
+
+    /// The most requests a client may make at once after an idle spell (the token bucket's size).
+    #[arg(long, env = "SADDLE_RATE_LIMIT_BURST", default_value_t = 200,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub rate_limit_burst: u32,
+
+    /// The largest `stop.max_seconds` a job may ask for (wall-clock seconds).
+    #[arg(long, env = "SADDLE_MAX_SECONDS_LIMIT", default_value_t = 86_400.0, value_parser = parse_non_negative)]
+    pub max_seconds_limit: f64,
 }
 
-/// Accepts a finite, non-negative number of seconds.
-fn parse_seconds(s: &str) -> Result<f64, String> {
+/// Accepts a finite, non-negative number (seconds, requests per second).
+fn parse_non_negative(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
-        _ => Err(format!("expected a number of seconds ≥ 0, got `{s}`")),
+        _ => Err(format!("expected a finite number ≥ 0, got `{s}`")),
     }
 }
 
@@ -204,6 +219,14 @@ fn parse_origin(s: &str) -> Result<String, String> {
 }
 
 impl ServeConfig {
+    /// The per-client rate limit, `None` when it is off.
+    pub fn rate_limit(&self) -> Option<crate::http::RateLimit> {
+        (self.rate_limit_rps > 0.0).then_some(crate::http::RateLimit {
+            per_second: self.rate_limit_rps,
+            burst: self.rate_limit_burst,
+        })
+    }
+
     /// The dataset limits, as the CSV reader takes them.
     pub fn dataset_limits(&self) -> CsvLimits {
         CsvLimits {

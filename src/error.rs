@@ -60,6 +60,7 @@ pub struct Problem {
     /// A short summary of the kind of problem.
     pub title: String,
     /// The HTTP status code.
+    #[schema(minimum = 400, maximum = 599)]
     pub status: u16,
     /// What went wrong in this case, and how to fix it.
     pub detail: String,
@@ -107,15 +108,16 @@ pub enum ApiError {
     /// The operation is switched off on this server (403).
     #[error("{0}")]
     Forbidden(String),
-    /// Over a quota; worth retrying after `retry_after_seconds` (429, with `Retry-After`).
+    /// Over a rate or a quota; worth retrying after `retry_after` (429, with `Retry-After`
+    /// in whole seconds, at least 1).
     #[error("{detail}")]
     TooManyRequests {
         /// What is over which limit, and what to do.
         detail: String,
-        /// The limit.
-        limit: u64,
-        /// When to try again.
-        retry_after_seconds: u64,
+        /// The limit, when it is a count (the body's `limit`).
+        limit: Option<u64>,
+        /// When a retry can succeed.
+        retry_after: std::time::Duration,
     },
     /// Anything that is the server's fault; logged, never shown to the client (500).
     #[error("internal error: {0}")]
@@ -212,7 +214,7 @@ impl ApiError {
             ),
             ApiError::TooManyRequests { detail, .. } => (
                 "too-many-requests",
-                "Over a limit",
+                "Too many requests",
                 detail.clone(),
                 Vec::new(),
             ),
@@ -230,7 +232,7 @@ impl ApiError {
             detail,
             errors,
             limit: match self {
-                ApiError::TooManyRequests { limit, .. } => Some(*limit),
+                ApiError::TooManyRequests { limit, .. } => *limit,
                 _ => None,
             },
         }
@@ -260,13 +262,11 @@ impl IntoResponse for ApiError {
                     .headers_mut()
                     .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
-            ApiError::TooManyRequests {
-                retry_after_seconds,
-                ..
-            } => {
+            ApiError::TooManyRequests { retry_after, .. } => {
+                let seconds = retry_after.as_secs_f64().ceil().max(1.0) as u64;
                 response
                     .headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_seconds));
+                    .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
             }
             _ => {}
         }
@@ -300,8 +300,8 @@ impl From<StoreError> for ApiError {
                     "this tenant already has {limit} queued or running jobs, its limit; \
                      wait for some to finish (or cancel some) and submit again"
                 ),
-                limit,
-                retry_after_seconds: ACTIVE_JOBS_RETRY_SECONDS,
+                limit: Some(limit),
+                retry_after: std::time::Duration::from_secs(ACTIVE_JOBS_RETRY_SECONDS),
             },
             other => ApiError::Internal(other.to_string()),
         }

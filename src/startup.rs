@@ -72,6 +72,7 @@ impl Application {
         let limits = JobLimits {
             max_steps: config.max_steps_limit,
             max_params: config.max_params,
+            max_seconds: config.max_seconds_limit,
             expr: config.expression_limits(),
             max_active_jobs: config.max_active_jobs_per_tenant,
         };
@@ -91,8 +92,12 @@ impl Application {
                 config.keys_required(),
                 config.admin_token.as_deref(),
             ),
+            http_metrics: Default::default(),
         };
-        let router = with_cors(app(state, config.max_body_bytes), &config.cors_origins);
+        let router = with_cors(
+            app(state, config.max_body_bytes, config.rate_limit()),
+            &config.cors_origins,
+        );
         let listener = TcpListener::bind(config.listen).await?;
         tracing::info!(
             address = %listener.local_addr()?,
@@ -142,11 +147,16 @@ impl Application {
     ) -> Result<(), StartupError> {
         let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
         let mut server = tokio::spawn(
-            axum::serve(self.listener, self.router)
-                .with_graceful_shutdown(async move {
-                    let _ = stopped.await;
-                })
-                .into_future(),
+            // With the peer's address, which keys the rate limit of clients without a token.
+            axum::serve(
+                self.listener,
+                self.router
+                    .into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move {
+                let _ = stopped.await;
+            })
+            .into_future(),
         );
         tokio::select! {
             () = stop => {}

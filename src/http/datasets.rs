@@ -132,6 +132,7 @@ pub struct DatasetListResponse {
 #[serde(deny_unknown_fields)]
 pub struct ListDatasetsQuery {
     /// Page size, 1 to 500 (default 50); larger values are clamped to 500.
+    #[param(minimum = 1)]
     pub limit: Option<i64>,
     /// The `next_page_token` of the previous page.
     pub page_token: Option<String>,

@@ -26,13 +26,37 @@ use crate::tenant::Tenant;
 #[serde(deny_unknown_fields)]
 pub struct EventsQuery {
     /// Send only steps that are multiples of `every` (and always the last one).
-    pub every: Option<u64>,
+    #[param(minimum = 1)]
+    pub every: Option<i64>,
     /// Send at most this many step events per second (the latest record at each tick, and
     /// always the last one).
+    #[param(exclusive_minimum = 0)]
     pub max_hz: Option<f64>,
     /// Comma-separated step fields besides `step` (as for /steps; default: all).
+    #[param(
+        pattern = "^ *(step|loss|grad_norm|lr|momentum|evaluations|epoch|metrics|params)? *(, *(step|loss|grad_norm|lr|momentum|evaluations|epoch|metrics|params)? *)*$"
+    )]
     pub fields: Option<String>,
 }
+
+/// One event of the stream, as OpenAPI before 3.2 describes a `text/event-stream`: each
+/// event, not the stream.
+#[derive(utoipa::ToSchema)]
+#[schema(example = json!({"event": "step", "id": "0",
+                          "data": "{\"step\":0,\"loss\":12.5,\"grad_norm\":162.86,\"lr\":0.05,\"evaluations\":1}"}))]
+#[allow(dead_code)] // documents the wire format written by the handler
+pub struct ServerSentEvent {
+    /// `status`, `step` or `end`.
+    #[schema(pattern = "^(status|step|end)$")]
+    event: String,
+    /// The event's JSON: `{"status": …}`, a step record, or the job at its end.
+    data: String,
+    /// For `step` events: the step, to send back as `Last-Event-ID` when reconnecting.
+    id: Option<String>,
+}
+
+/// The longest interval `max_hz` can ask for between step events (a day).
+const MAX_EVENT_INTERVAL: Duration = Duration::from_secs(86_400);
 
 /// Rows read per database round trip while catching up.
 const CHUNK: i64 = 2000;
@@ -156,11 +180,11 @@ fn events(cursor: Cursor) -> impl Stream<Item = Result<Event, Infallible>> {
     tag = "jobs",
     params(
         ("id" = String, Path, description = "The job's id"),
-        ("Last-Event-ID" = Option<i64>, Header, description = "Resume after this step"),
+        ("Last-Event-ID" = Option<i64>, Header, minimum = -1, description = "Resume after this step"),
         EventsQuery
     ),
     responses(
-        (status = 200, description = "An event stream", content_type = "text/event-stream", body = String,
+        (status = 200, description = "An event stream", content_type = "text/event-stream", body = ServerSentEvent,
          example = "event: status\ndata: {\"status\":\"running\"}\n\nevent: step\nid: 0\ndata: {\"step\":0,\"loss\":12.5,\"grad_norm\":162.86,\"lr\":0.05,\"evaluations\":1,\"params\":[-1.5,2.0]}\n\n"),
         (status = 400, description = "A parameter is not valid", body = Problem, content_type = "application/problem+json",
          example = json!({"type": "urn:saddle:problem:bad-parameter", "title": "A parameter of the request is not valid", "status": 400,
@@ -180,13 +204,18 @@ pub async fn stream_events(
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let job = find_job(&state, &tenant, &id).await?;
     let fields = Fields::parse(query.fields.as_deref(), job.problem_kind == "model")?;
-    let every = query.every.unwrap_or(1);
-    if every == 0 {
-        return Err(ApiError::bad_parameter("every", "must be at least 1"));
-    }
+    let every = match query.every.unwrap_or(1) {
+        every @ 1.. => every as u64,
+        _ => return Err(ApiError::bad_parameter("every", "must be at least 1")),
+    };
     let min_interval = match query.max_hz {
         None => None,
-        Some(hz) if hz.is_finite() && hz > 0.0 => Some(Duration::from_secs_f64(1.0 / hz)),
+        // A rate so low that its interval overflows sends only the last step.
+        Some(hz) if hz.is_finite() && hz > 0.0 => Some(
+            Duration::try_from_secs_f64(1.0 / hz)
+                .unwrap_or(MAX_EVENT_INTERVAL)
+                .min(MAX_EVENT_INTERVAL),
+        ),
         Some(hz) => {
             return Err(ApiError::bad_parameter(
                 "max_hz",

@@ -42,8 +42,70 @@ where
     }
 }
 
+/// The members that tag the API's unions (`optimizer.name`, `problem.kind`, …).
+const TAG_MEMBERS: [&str; 2] = ["name", "kind"];
+
+/// serde reads an integer tag as the index of a variant (`{"name": 0}` would be the first
+/// optimizer): refuse integer tags before the typed parse. A byte scan finds bodies that may
+/// hold one; only those are parsed a second time, to name the member.
+fn reject_integer_tags(bytes: &[u8]) -> Result<(), ApiError> {
+    let may_hold_one = TAG_MEMBERS.iter().any(|member| {
+        let quoted = format!("\"{member}\"");
+        bytes
+            .windows(quoted.len())
+            .enumerate()
+            .filter(|(_, w)| *w == quoted.as_bytes())
+            .any(|(at, _)| {
+                let rest = bytes[at + quoted.len()..].trim_ascii_start();
+                rest.strip_prefix(b":")
+                    .map(|v| v.trim_ascii_start())
+                    .and_then(|v| v.first())
+                    .is_some_and(|b| b.is_ascii_digit() || *b == b'-')
+            })
+    });
+    if !may_hold_one {
+        return Ok(());
+    }
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+        return Ok(()); // the typed parse reports the syntax error
+    };
+    match integer_tag(&value, "") {
+        Some(field) => Err(ApiError::invalid(
+            field,
+            "must be a string naming a variant (see /openapi.json), not a number",
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The path of the first tag member holding a number, if any.
+fn integer_tag(value: &serde_json::Value, path: &str) -> Option<String> {
+    let join = |key: &str| {
+        if path.is_empty() {
+            key.to_string()
+        } else {
+            format!("{path}.{key}")
+        }
+    };
+    match value {
+        serde_json::Value::Object(members) => members.iter().find_map(|(key, v)| {
+            if TAG_MEMBERS.contains(&key.as_str()) && v.is_number() {
+                Some(join(key))
+            } else {
+                integer_tag(v, &join(key))
+            }
+        }),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| integer_tag(v, &format!("{path}[{i}]"))),
+        _ => None,
+    }
+}
+
 /// Deserializes `bytes`, reporting where it failed.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    reject_integer_tags(bytes)?;
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let parsed: Result<T, _> = serde_path_to_error::deserialize(&mut de);
     let value = parsed.map_err(|e| {
@@ -110,5 +172,25 @@ where
                 let message = e.into_inner().to_string();
                 ApiError::bad_parameter(if field == "." { "query".into() } else { field }, message)
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_integer_tag_is_refused_with_its_path() {
+        let body = br#"{"optimizer": {"name": "lookahead", "inner": {"name" : -0}}, "name": "x"}"#;
+        match reject_integer_tags(body) {
+            Err(ApiError::Validation(errors)) => {
+                assert_eq!(errors[0].field, "optimizer.inner.name")
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(reject_integer_tags(br#"{"items": [{"kind": 3}]}"#).is_err());
+        assert!(reject_integer_tags(br#"{"name": "adam", "lr": 0}"#).is_ok());
+        // A number inside a string is not a tag.
+        assert!(reject_integer_tags(br#"{"expression": "\"name\": 0"}"#).is_ok());
     }
 }

@@ -260,10 +260,12 @@ pub struct JobListResponse {
 #[serde(deny_unknown_fields)]
 pub struct ListJobsQuery {
     /// Only jobs in this state.
+    #[param(inline)]
     pub status: Option<JobStatusName>,
     /// Only jobs with this tag.
     pub tag: Option<String>,
     /// Page size, 1 to 500 (default 50); larger values are clamped to 500.
+    #[param(minimum = 1)]
     pub limit: Option<i64>,
     /// The `next_page_token` of the previous page.
     pub page_token: Option<String>,
@@ -356,14 +358,15 @@ pub async fn create_job(
 pub struct GetJobQuery {
     /// Wait up to this long (`30s`, `500ms`, `2m` or seconds; at most 60 s) for the status to
     /// change from what it is when the request arrives; then answer as usual.
+    #[param(pattern = r"^[0-9]+(\.[0-9]+)?(ms|s|m)?$")]
     pub wait: Option<String>,
 }
 
 /// The longest a long-poll may wait.
 const MAX_WAIT: Duration = Duration::from_secs(60);
 
+/// Parses `wait` as the spec's pattern says: digits, an optional fraction, an optional unit.
 fn parse_wait(text: &str) -> Result<Duration, ApiError> {
-    let text = text.trim();
     let (number, unit) = match text.find(|c: char| c.is_ascii_alphabetic()) {
         Some(i) => text.split_at(i),
         None => (text, "s"),
@@ -374,18 +377,21 @@ fn parse_wait(text: &str) -> Result<Duration, ApiError> {
         "m" => 60.0,
         _ => f64::NAN,
     };
-    let seconds = number
-        .trim()
-        .parse::<f64>()
-        .map(|v| v * scale)
-        .unwrap_or(f64::NAN);
+    let (whole, fraction) = number.split_once('.').unwrap_or((number, "0"));
+    let is_decimal =
+        |digits: &str| !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit());
+    let seconds = if is_decimal(whole) && is_decimal(fraction) {
+        number.parse::<f64>().map_or(f64::NAN, |v| v * scale)
+    } else {
+        f64::NAN
+    };
     if !(seconds.is_finite() && seconds >= 0.0) {
         return Err(ApiError::bad_parameter(
             "wait",
             format!("`{text}` is not a duration; write e.g. 30s, 500ms or 2m"),
         ));
     }
-    Ok(Duration::from_secs_f64(seconds).min(MAX_WAIT))
+    Ok(Duration::from_secs_f64(seconds.min(MAX_WAIT.as_secs_f64())))
 }
 
 /// Read a job: its status, progress and, once finished, its result.

@@ -83,15 +83,19 @@ pub enum PlotScale {
 #[serde(deny_unknown_fields)]
 pub struct LossPlotQuery {
     /// The column to draw: loss (default), grad_norm or lr.
+    #[param(inline)]
     pub metric: Option<PlotMetric>,
     /// linear or log. Default: log when every finite value is positive, else linear; log asked
     /// for with a value ≤ 0 falls back to linear and says so under the title.
+    #[param(inline)]
     pub scale: Option<PlotScale>,
     /// Also draw the centred moving average over this many plotted points (2 to 1000) on top
     /// of the faded raw curve.
+    #[param(minimum = 2, maximum = 1000)]
     pub smooth: Option<i64>,
     /// Draw at most this many records (2 to 10 000, default 2000), evenly thinned over the
     /// history, always with the first and the latest.
+    #[param(minimum = 2, maximum = 10000)]
     pub max_points: Option<i64>,
 }
 
@@ -102,11 +106,14 @@ pub struct LossPlotQuery {
 pub struct TrajectoryPlotQuery {
     /// Draw the path through at most this many records (2 to 10 000, default 2000), evenly
     /// thinned, always with the first and the latest.
+    #[param(minimum = 2, maximum = 10000)]
     pub max_points: Option<i64>,
     /// The objective is evaluated on grid × grid points over the plotted box (20 to 300,
     /// default 150).
+    #[param(minimum = 20, maximum = 300)]
     pub grid: Option<i64>,
     /// The number of contour lines (2 to 60, default 20), spaced geometrically in f − min f.
+    #[param(minimum = 2, maximum = 60)]
     pub levels: Option<i64>,
 }
 

@@ -88,16 +88,22 @@ pub struct ListStepsQuery {
     pub after_step: Option<i64>,
     /// Page size, 1 to 10 000 (default 1000; larger values are clamped). For CSV and NDJSON
     /// the default is the whole history.
+    #[param(minimum = 1)]
     pub limit: Option<i64>,
     /// The `next_page_token` of the previous page.
     pub page_token: Option<String>,
     /// Return at most this many records (2 to 10 000), evenly spaced over the history, always
     /// with the first and the latest.
+    #[param(minimum = 2, maximum = 10000)]
     pub max_points: Option<i64>,
     /// Comma-separated fields to return besides `step`: any of loss, grad_norm, lr,
     /// momentum, evaluations, epoch, metrics, params (default: all).
+    #[param(
+        pattern = "^ *(step|loss|grad_norm|lr|momentum|evaluations|epoch|metrics|params)? *(, *(step|loss|grad_norm|lr|momentum|evaluations|epoch|metrics|params)? *)*$"
+    )]
     pub fields: Option<String>,
     /// json, csv or ndjson; overrides the Accept header.
+    #[param(inline)]
     pub format: Option<StepFormat>,
 }
 
@@ -146,7 +152,11 @@ impl Fields {
             metrics: false,
             params: false,
         };
-        for name in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        for name in spec
+            .split(',')
+            .map(|s| s.trim_matches(' '))
+            .filter(|s| !s.is_empty())
+        {
             match name {
                 "step" => {}
                 "loss" => f.loss = true,

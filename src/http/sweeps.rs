@@ -143,6 +143,7 @@ pub enum SweepSort {
 #[serde(deny_unknown_fields)]
 pub struct SweepQuery {
     /// final_loss (default), best_loss, steps_to_target, time_to_target or wall_time.
+    #[param(inline)]
     pub sort: Option<SweepSort>,
 }
 
@@ -152,6 +153,7 @@ pub struct SweepQuery {
 #[serde(deny_unknown_fields)]
 pub struct ListSweepsQuery {
     /// Page size, 1 to 100 (default 20; larger values are clamped).
+    #[param(minimum = 1)]
     pub limit: Option<i64>,
     /// The `next_page_token` of the previous page.
     pub page_token: Option<String>,
@@ -407,8 +409,10 @@ pub async fn cancel_sweep(
 #[serde(deny_unknown_fields)]
 pub struct SweepPlotQuery {
     /// Points per curve, 2 to 5000 (default 500), spread evenly over each history.
+    #[param(minimum = 2, maximum = 5000)]
     pub max_points: Option<i64>,
     /// `log` (default when every loss is positive) or `linear`.
+    #[param(pattern = "^(log|linear)$")]
     pub scale: Option<String>,
 }
 

@@ -4,6 +4,8 @@
 //! hands full (or ≥ 250 ms old) batches to a bounded channel, so the optimizer never waits
 //! for a database round trip, only — when the writer falls far behind — for channel space.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
@@ -16,6 +18,9 @@ use crate::store::StepBatch;
 
 /// Rows per batch handed to the writer (stored in one transaction).
 pub const BATCH_ROWS: usize = 4000;
+/// Steps counted locally before they are added to the shared counter (one atomic add per
+/// this many steps, not per step).
+const STEPS_PER_COUNT: u64 = 1024;
 /// The longest a kept record waits before it is handed to the writer.
 const FLUSH_INTERVAL: Duration = Duration::from_millis(250);
 
@@ -48,6 +53,12 @@ pub struct Recorder {
     closed: bool,
     /// Plateau and saddle-escape episodes, detected as the records go by.
     episodes: EpisodeDetector,
+    /// The process's count of steps executed, and the steps of this run not yet added to it.
+    /// A run reports one record more than it makes updates (the record where it stops), so
+    /// the first record is not counted.
+    steps_counter: Arc<AtomicU64>,
+    uncounted_steps: u64,
+    first_record_seen: bool,
 }
 
 #[derive(Clone, Copy)]
@@ -67,6 +78,7 @@ impl Recorder {
     /// are detected with saddle passages over `passage_dim` parameters (0: none).
     pub fn new(
         tx: mpsc::Sender<HistoryMessage>,
+        steps_counter: Arc<AtomicU64>,
         every: u64,
         dim: usize,
         episodes: EpisodeConfig,
@@ -82,7 +94,15 @@ impl Recorder {
             pending_params: vec![0.0; dim],
             closed: false,
             episodes: EpisodeDetector::new(episodes).with_passages(passage_dim),
+            steps_counter,
+            uncounted_steps: 0,
+            first_record_seen: false,
         }
+    }
+
+    fn count_steps(&mut self) {
+        self.steps_counter
+            .fetch_add(std::mem::take(&mut self.uncounted_steps), Ordering::Relaxed);
     }
 
     fn flush(&mut self) {
@@ -124,6 +144,7 @@ impl Recorder {
             });
         }
         self.flush();
+        self.count_steps();
         (!self.closed, self.episodes.finish())
     }
 }
@@ -144,6 +165,11 @@ impl Observer for Recorder {
 
     fn on_step(&mut self, r: &StepRecord<'_>) -> bool {
         self.episodes.observe(r.step, r.loss, r.grad_norm, r.params);
+        self.uncounted_steps += u64::from(self.first_record_seen);
+        self.first_record_seen = true;
+        if self.uncounted_steps >= STEPS_PER_COUNT {
+            self.count_steps();
+        }
         // Records that carry evaluation metrics are kept whatever `every` says.
         if r.step.is_multiple_of(self.every) || r.metrics.is_some() {
             self.batch.push(r);

@@ -2,7 +2,7 @@
 //! streams its history to the database and records how it ended.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -49,6 +49,10 @@ struct Inner {
     history_written: Arc<Notify>,
     /// How often a running job stores a checkpoint to resume from after a crash.
     checkpoint_every: Option<Duration>,
+    /// Jobs run at the same time.
+    workers: usize,
+    /// Optimizer steps executed by this process, for /metrics.
+    steps_executed: Arc<AtomicU64>,
 }
 
 impl JobRunner {
@@ -71,12 +75,25 @@ impl JobRunner {
                 status_changed: Notify::new(),
                 history_written: Arc::new(Notify::new()),
                 checkpoint_every,
+                workers,
+                steps_executed: Arc::default(),
             }),
         };
         let handles = (0..workers)
             .map(|_| tokio::spawn(runner.clone().work()))
             .collect();
         (runner, handles)
+    }
+
+    /// Jobs run at the same time.
+    pub fn worker_count(&self) -> usize {
+        self.inner.workers
+    }
+
+    /// Optimizer steps executed by this process so far (updated as history batches leave a
+    /// run, so at most about 250 ms behind).
+    pub fn steps_executed(&self) -> u64 {
+        self.inner.steps_executed.load(Ordering::Relaxed)
     }
 
     /// The server's job limits.
@@ -391,8 +408,17 @@ impl JobRunner {
         ));
         let limits = self.inner.limits;
         let checkpoint_every = self.inner.checkpoint_every;
+        let steps_counter = self.inner.steps_executed.clone();
         let run = tokio::task::spawn_blocking(move || {
-            run_job(&start, limits, checkpoint_every, dataset, &flag, tx)
+            let recorder_parts = (tx, steps_counter);
+            run_job(
+                &start,
+                limits,
+                checkpoint_every,
+                dataset,
+                &flag,
+                recorder_parts,
+            )
         })
         .await;
         let stored = writer
@@ -464,7 +490,7 @@ fn run_job(
     checkpoint_every: Option<Duration>,
     dataset: Option<Dataset>,
     cancel: &AtomicBool,
-    tx: mpsc::Sender<HistoryMessage>,
+    (tx, steps_counter): (mpsc::Sender<HistoryMessage>, Arc<AtomicU64>),
 ) -> Result<Finished, saddle_numeric::InvalidConfig> {
     let spec = &start.spec;
     // Mini-batch model runs are diagnosed over the whole training set, which needs the data.
@@ -494,6 +520,7 @@ fn run_job(
     }
     let mut recorder = Recorder::new(
         tx,
+        steps_counter,
         spec.record.every,
         if spec.record.params { dim } else { 0 },
         spec.episodes.clone().unwrap_or_default(),

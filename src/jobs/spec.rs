@@ -95,6 +95,8 @@ pub struct JobLimits {
     pub max_steps: u64,
     /// The largest parameter count.
     pub max_params: usize,
+    /// The largest `stop.max_seconds`.
+    pub max_seconds: f64,
     /// Expression length, nesting depth and tape size.
     pub expr: ExprLimits,
     /// The most queued and running jobs one tenant may have.
@@ -151,6 +153,15 @@ impl JobSpec {
         }
         self.optimizer.validate()?;
         self.stop.validate(limits.max_steps)?;
+        if let Some(seconds) = self.stop.max_seconds.filter(|s| *s > limits.max_seconds) {
+            return Err(InvalidConfig::new(
+                "stop.max_seconds",
+                format!(
+                    "must be at most {} (this server's limit), got {seconds}",
+                    limits.max_seconds
+                ),
+            ));
+        }
         if self.record.every == 0 {
             return Err(InvalidConfig::new(
                 "record.every",

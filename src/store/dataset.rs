@@ -207,7 +207,7 @@ impl Store {
     ) -> Result<Vec<String>, StoreError> {
         // The write lock up front: no job can be queued on the dataset between the check and
         // the delete.
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         let exists: Option<i64> = sqlx::query_scalar(
             "SELECT dataset_seq FROM dataset WHERE dataset_id = ? AND tenant = ?",
         )

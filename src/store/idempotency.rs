@@ -52,7 +52,7 @@ impl Store {
         keep: Duration,
     ) -> Result<IdempotencyClaim, StoreError> {
         let now_unix = unix_now();
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("DELETE FROM idempotency WHERE expires_at <= ?")
             .bind(now_unix)
             .execute(&mut *tx)

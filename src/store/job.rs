@@ -23,6 +23,15 @@ pub enum JobStatus {
 }
 
 impl JobStatus {
+    /// Every status, in lifecycle order.
+    pub const ALL: [JobStatus; 5] = [
+        JobStatus::Queued,
+        JobStatus::Running,
+        JobStatus::Succeeded,
+        JobStatus::Failed,
+        JobStatus::Cancelled,
+    ];
+
     /// The name stored in the database and shown in the API.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -292,6 +301,21 @@ impl Store {
         rows.iter().map(job_from_row).collect()
     }
 
+    /// How many jobs are in each status (statuses without jobs are left out), for /metrics.
+    pub async fn count_jobs_by_status(&self) -> Result<Vec<(JobStatus, i64)>, StoreError> {
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT status, COUNT(*) FROM job GROUP BY status ORDER BY status")
+                .fetch_all(&self.pool)
+                .await?;
+        rows.into_iter()
+            .map(|(status, count)| {
+                JobStatus::parse(&status)
+                    .map(|s| (s, count))
+                    .ok_or_else(|| StoreError::Corrupt(format!("job status `{status}`")))
+            })
+            .collect()
+    }
+
     /// Takes the oldest queued job and marks it running, atomically: no job is handed to two
     /// workers.
     pub async fn claim_next_job(&self) -> Result<Option<JobRow>, StoreError> {
@@ -394,7 +418,7 @@ impl Store {
         job_id: &str,
     ) -> Result<Option<JobRow>, StoreError> {
         let job = self.get_job(tenant, job_id).await?;
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         let deleted = sqlx::query(
             "DELETE FROM job WHERE job_seq = ? AND status IN ('succeeded', 'failed', 'cancelled')",
         )
@@ -421,7 +445,7 @@ impl Store {
         &self,
         max_attempts: u32,
     ) -> Result<Recovery, StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         let message = format!(
             "the server stopped while this job was running, and it was resumed {max_attempts} \
              times without finishing; submit it again, with fewer steps or a smaller problem \
@@ -475,7 +499,7 @@ impl Store {
         step: u64,
         checkpoint: &str,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("DELETE FROM step WHERE job_seq = ? AND step >= ?")
             .bind(seq)
             .bind(step as i64)

@@ -12,11 +12,12 @@ mod step;
 mod sweep;
 
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::SqlitePool;
+use sqlx::{Sqlite, SqlitePool, Transaction};
 
 pub use api_key::{ApiKeyRow, KeyOwner};
 pub use dataset::{DatasetRow, DatasetValues, NewDataset};
@@ -56,6 +57,27 @@ pub struct Store {
     /// handler polls, so with several jobs committing batches and checkpoints a writer could
     /// lose the race for the write lock for seconds.
     history_gate: Arc<tokio::sync::Mutex<()>>,
+    /// How often and how long write transactions waited for SQLite's write lock.
+    lock_waits: Arc<LockWaitCounters>,
+}
+
+/// A `BEGIN IMMEDIATE` slower than this waited for the write lock: uncontended it takes
+/// microseconds, and SQLite's busy handler sleeps at least 1 ms before it tries again.
+pub const LOCK_WAIT_THRESHOLD: Duration = Duration::from_millis(1);
+
+#[derive(Default)]
+struct LockWaitCounters {
+    waits: AtomicU64,
+    wait_nanos: AtomicU64,
+}
+
+/// Totals of the waits for SQLite's write lock since the process started (for /metrics).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LockWaits {
+    /// Write transactions whose `BEGIN IMMEDIATE` took over [`LOCK_WAIT_THRESHOLD`].
+    pub waits: u64,
+    /// The time all write transactions spent in `BEGIN IMMEDIATE`, in seconds.
+    pub wait_seconds: f64,
 }
 
 /// How long a statement waits for the write lock before giving up.
@@ -80,7 +102,34 @@ impl Store {
         Ok(Self {
             pool,
             history_gate: Arc::new(tokio::sync::Mutex::new(())),
+            lock_waits: Arc::default(),
         })
+    }
+
+    /// Opens a write transaction with `BEGIN IMMEDIATE` (the write lock up front, waiting in
+    /// SQLite's busy handler while another connection holds it) and counts the wait. sqlx
+    /// hides the busy handler's retries, so the wait is timed around the statement, after a
+    /// pool connection was acquired (a wait for the pool is not a wait for the lock).
+    pub(crate) async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
+        let connection = self.pool.acquire().await?;
+        let started = Instant::now();
+        let tx = Transaction::begin(connection, Some("BEGIN IMMEDIATE".into())).await?;
+        let waited = started.elapsed();
+        self.lock_waits
+            .wait_nanos
+            .fetch_add(waited.as_nanos() as u64, Ordering::Relaxed);
+        if waited > LOCK_WAIT_THRESHOLD {
+            self.lock_waits.waits.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(tx)
+    }
+
+    /// The waits for the write lock so far.
+    pub fn write_lock_waits(&self) -> LockWaits {
+        LockWaits {
+            waits: self.lock_waits.waits.load(Ordering::Relaxed),
+            wait_seconds: self.lock_waits.wait_nanos.load(Ordering::Relaxed) as f64 / 1e9,
+        }
     }
 
     /// The pool, for benchmarks that measure the raw database.

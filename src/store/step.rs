@@ -180,7 +180,7 @@ impl Store {
             return Ok(());
         }
         let _turn = self.history_gate.lock().await;
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         let mut start = 0;
         while start < batch.len() {
             let end = (start + ROWS_PER_INSERT).min(batch.len());

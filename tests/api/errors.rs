@@ -167,6 +167,7 @@ async fn limits_are_enforced_with_the_limit_in_the_answer() {
     let app = TestApp::spawn_with(|c| {
         c.max_steps_limit = 5000;
         c.max_params = 100;
+        c.max_seconds_limit = 60.0;
         c.max_body_bytes = 64 * 1024;
     })
     .await;
@@ -200,6 +201,58 @@ async fn limits_are_enforced_with_the_limit_in_the_answer() {
     spec["clip"] = json!({"max_norm": -1});
     let p = rejected(&app, &spec, StatusCode::UNPROCESSABLE_ENTITY).await;
     assert_eq!(first_field(&p), "clip.max_norm");
+    let mut spec = rosenbrock_adam(10);
+    spec["stop"]["max_seconds"] = json!(61);
+    let p = rejected(&app, &spec, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(first_field(&p), "stop.max_seconds");
+    assert!(p["detail"].as_str().unwrap().contains("at most 60"), "{p}");
+    spec["stop"]["max_seconds"] = json!(60);
+    app.submit(&spec).await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn parameter_count_expression_and_sweep_limits_answer_422_with_the_limit() {
+    let app = TestApp::spawn_with(|c| {
+        c.max_params = 8;
+        c.max_tape = 200;
+    })
+    .await;
+    // Parameters of an expression problem: a vector variable over the limit.
+    let spec = json!({
+        "problem": {"kind": "expression", "expression": "sum(i=0..n-1, x[i]^2)", "dims": {"x": 9}},
+        "initial": {"x": vec![1.0; 9]},
+        "optimizer": {"name": "adam"},
+        "stop": {"max_steps": 10}
+    });
+    let p = rejected(&app, &spec, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert!(p["detail"].as_str().unwrap().contains('8'), "{p}");
+    // The tape limit: an unrolled sum over more terms than the limit allows.
+    let spec = json!({
+        "problem": {"kind": "expression", "expression": "sum(i=0..999, x*i)"},
+        "initial": {"x": 1.0},
+        "optimizer": {"name": "adam"},
+        "stop": {"max_steps": 10}
+    });
+    let p = rejected(&app, &spec, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(first_field(&p), "problem.expression");
+    assert!(p["detail"].as_str().unwrap().contains("200"), "{p}");
+    // Sweep size: 3 optimizers × 100 learning rates is over the 256 jobs a sweep may make.
+    let lrs: Vec<f64> = (1..=100).map(|k| f64::from(k) * 1e-4).collect();
+    let sweep = json!({
+        "problem": {"kind": "builtin", "name": "rosenbrock"},
+        "initial": [-1.5, 2.0],
+        "optimizers": [{"name": "sgd"}, {"name": "adam"}, {"name": "rmsprop"}],
+        "lrs": lrs,
+        "stop": {"max_steps": 10}
+    });
+    let p = assert_problem(
+        app.post_json("/v1/sweeps", &sweep).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    let detail = p["detail"].as_str().unwrap();
+    assert!(detail.contains("300") && detail.contains("256"), "{detail}");
     app.stop().await;
 }
 

@@ -43,6 +43,10 @@ pub fn test_config(dir: &TempDir) -> ServeConfig {
         auth: AuthMode::Auto,
         admin_token: None,
         max_active_jobs_per_tenant: 1000,
+        // Request limits (issue 8, hardening): off unless a test turns them on.
+        rate_limit_rps: 0.0,
+        rate_limit_burst: 200,
+        max_seconds_limit: 86_400.0,
     }
 }
 
@@ -166,16 +170,20 @@ pub fn rosenbrock_adam(max_steps: u64) -> Value {
     })
 }
 
-/// Asserts a problem+json response with `status`, returning its body.
-pub async fn assert_problem(response: Response, status: StatusCode) -> Value {
-    assert_eq!(response.status(), status);
-    let content_type = response
+/// The response's `Content-Type`, empty when absent.
+pub fn content_type(response: &Response) -> String {
+    response
         .headers()
         .get("content-type")
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
-        .to_string();
-    assert_eq!(content_type, "application/problem+json");
+        .to_string()
+}
+
+/// Asserts a problem+json response with `status`, returning its body.
+pub async fn assert_problem(response: Response, status: StatusCode) -> Value {
+    assert_eq!(response.status(), status);
+    assert_eq!(content_type(&response), "application/problem+json");
     let body: Value = response.json().await.expect("problem JSON");
     assert_eq!(body["status"], status.as_u16());
     assert!(body["type"]

@@ -34,7 +34,6 @@ pub struct Hyperparameter {
     pub kind: &'static str,
     /// The value used when the field is omitted (null when required or when null is the
     /// default).
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub default: Value,
     /// Whether a request must give it.
     pub required: bool,
@@ -44,7 +43,6 @@ pub struct Hyperparameter {
     pub description: &'static str,
     /// A typical value, for required parameters.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub example: Option<Value>,
 }
 

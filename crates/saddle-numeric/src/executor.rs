@@ -403,7 +403,8 @@ impl<'c> Executor<'c> {
         let deadline = self
             .stop
             .max_seconds
-            .map(|s| started + Duration::from_secs_f64(s));
+            // A limit past what an Instant can hold is no limit.
+            .and_then(|s| started.checked_add(Duration::try_from_secs_f64(s).ok()?));
         let n = x0.len();
         let mut x = x0.to_vec();
         let mut raw_grad = vec![0.0; n];

@@ -40,7 +40,7 @@ pub enum GeneratorConfig {
 /// Parameters of the `linear` generator.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[cfg_attr(feature = "openapi", schema(example = json!({"n_samples": 100, "n_features": 3, "noise": 0.1, "seed": 0})))]
+#[cfg_attr(feature = "openapi", schema(as = LinearGeneratorConfig, example = json!({"n_samples": 100, "n_features": 3, "noise": 0.1, "seed": 0})))]
 #[serde(deny_unknown_fields)]
 pub struct LinearConfig {
     /// Rows.
@@ -306,7 +306,7 @@ pub fn generate(config: &GeneratorConfig) -> Result<Dataset, InvalidConfig> {
                 y[[i, 0]] = t + c.noise * rng.normal();
             }
             let names = (1..=c.n_features).map(|j| format!("x{j}")).collect();
-            return Ok(Dataset::with_names(x, y, names, vec!["y".into()]).expect("finite draws"));
+            return finite_dataset(x, y, names, "y");
         }
         GeneratorConfig::Moons(c) => {
             let mut rng = Rng::new(c.seed);
@@ -390,7 +390,23 @@ pub fn generate(config: &GeneratorConfig) -> Result<Dataset, InvalidConfig> {
             (x, y, names)
         }
     };
-    Ok(Dataset::with_names(x, y, names, vec!["label".into()]).expect("finite draws"))
+    finite_dataset(x, y, names, "label")
+}
+
+/// The drawn rows as a dataset, or an error naming the overflow: finite parameters can still
+/// draw values that are not (a noise, box or weight near f64::MAX).
+fn finite_dataset(
+    x: Array2<f64>,
+    y: Array2<f64>,
+    names: Vec<String>,
+    target: &str,
+) -> Result<Dataset, InvalidConfig> {
+    Dataset::with_names(x, y, names, vec![target.into()]).map_err(|e| {
+        InvalidConfig::new(
+            "generator",
+            format!("these parameters draw values that are not finite ({e}); use a smaller noise, box or weights"),
+        )
+    })
 }
 
 /// The i-th of `count` evenly spaced points from `a` to `b` inclusive (numpy's linspace).

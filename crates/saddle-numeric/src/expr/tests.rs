@@ -741,7 +741,8 @@ proptest! {
 
     #[test]
     fn arbitrary_text_never_panics_the_parser(src in ".{0,200}") {
-        let _ = ExpressionProblem::new(src).compile();
+        let result = ExpressionProblem::new(src.clone()).compile();
+        prop_assert!(error_is_located_within(&result, &src), "{:?} for {:?}", result.err(), src);
     }
 
     #[test]
@@ -756,11 +757,14 @@ proptest! {
             0..60,
         )
     ) {
+        let src = parts.concat();
         let p = ExpressionProblem {
             dims: [("x".to_string(), 3)].into_iter().collect(),
-            ..ExpressionProblem::new(parts.concat())
+            ..ExpressionProblem::new(src.clone())
         };
-        if let Ok(c) = p.compile() {
+        let compiled = p.compile();
+        prop_assert!(error_is_located_within(&compiled, &src), "{:?} for {:?}", compiled.err(), src);
+        if let Ok(c) = compiled {
             let n = c.dim();
             let mut o = c.objective();
             let mut g = vec![0.0; n];
@@ -771,7 +775,23 @@ proptest! {
     #[test]
     fn arbitrary_bytes_never_panic_the_parser(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
         let src = String::from_utf8_lossy(&bytes).into_owned();
-        let _ = ExpressionProblem::new(src).compile();
+        let result = ExpressionProblem::new(src.clone()).compile();
+        prop_assert!(error_is_located_within(&result, &src), "{:?} for {:?}", result.err(), src);
+    }
+}
+
+/// An error of the expression itself that has a column points into the text (or just past
+/// its end, for "unexpected end"), and carries the caret excerpt.
+fn error_is_located_within<T>(result: &Result<T, ExprError>, src: &str) -> bool {
+    match result {
+        Err(e) if e.field == "problem.expression" => match e.column {
+            Some(column) => {
+                (1..=src.chars().count() + 1).contains(&column)
+                    && e.excerpt.as_deref().is_some_and(|x| x.ends_with('^'))
+            }
+            None => true,
+        },
+        _ => true,
     }
 }
 

@@ -62,29 +62,46 @@ impl Default for LbfgsConfig {
     }
 }
 
+/// The most L-BFGS iterations one step may make: a step cannot be cancelled midway, so its
+/// work must stay bounded.
+pub const MAX_ITER_LIMIT: u32 = 10_000;
+/// The most evaluations one step may make.
+pub const MAX_EVAL_LIMIT: u32 = 100_000;
+/// The most (s, y) pairs kept: memory is 2 · history_size · dim floats.
+pub const HISTORY_SIZE_LIMIT: u32 = 1_000;
+
 impl LbfgsConfig {
-    /// Checks lr and the tolerances ≥ 0, and max_iter, max_eval, history_size ≥ 1.
+    /// Checks lr and the tolerances ≥ 0, and max_iter, max_eval, history_size from 1 to
+    /// their limits.
     pub fn validate(&self) -> Result<(), InvalidConfig> {
         check_min("optimizer.lr", self.lr, 0.0)?;
-        let at_least_one = |field: &str, v: u32| {
-            if v >= 1 {
+        let within = |field: &str, v: u32, limit: u32| {
+            if (1..=limit).contains(&v) {
                 Ok(())
             } else {
-                Err(InvalidConfig::new(field, "must be at least 1"))
+                Err(InvalidConfig::new(
+                    field,
+                    format!("must be from 1 to {limit}, got {v}"),
+                ))
             }
         };
-        at_least_one("optimizer.max_iter", self.max_iter)?;
+        within("optimizer.max_iter", self.max_iter, MAX_ITER_LIMIT)?;
         if let Some(e) = self.max_eval {
-            at_least_one("optimizer.max_eval", e)?;
+            within("optimizer.max_eval", e, MAX_EVAL_LIMIT)?;
         }
-        at_least_one("optimizer.history_size", self.history_size)?;
+        within(
+            "optimizer.history_size",
+            self.history_size,
+            HISTORY_SIZE_LIMIT,
+        )?;
         check_min("optimizer.tolerance_grad", self.tolerance_grad, 0.0)?;
         check_min("optimizer.tolerance_change", self.tolerance_change, 0.0)
     }
 
     /// The evaluation budget of one step: `max_eval`, or torch's default max_iter·5//4.
     pub fn effective_max_eval(&self) -> u32 {
-        self.max_eval.unwrap_or(self.max_iter * 5 / 4)
+        self.max_eval
+            .unwrap_or_else(|| self.max_iter.saturating_mul(5) / 4)
     }
 }
 
