@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
-use saddle_numeric::diagnosis::{Episode, EpisodeConfig, EpisodeDetector};
+use saddle_numeric::diagnosis::{EpisodeConfig, EpisodeDetector, EpisodeFindings};
 use saddle_numeric::executor::{Checkpoint, Observer, StepRecord};
 use saddle_numeric::model::Metrics;
 
@@ -63,12 +63,14 @@ struct PendingRecord {
 }
 
 impl Recorder {
-    /// Records every `every`-th step (and the last), with params when `dim > 0`.
+    /// Records every `every`-th step (and the last), with params when `dim > 0`; episodes
+    /// are detected with saddle passages over `passage_dim` parameters (0: none).
     pub fn new(
         tx: mpsc::Sender<HistoryMessage>,
         every: u64,
         dim: usize,
         episodes: EpisodeConfig,
+        passage_dim: usize,
     ) -> Self {
         Self {
             tx,
@@ -79,7 +81,7 @@ impl Recorder {
             pending: None,
             pending_params: vec![0.0; dim],
             closed: false,
-            episodes: EpisodeDetector::new(episodes),
+            episodes: EpisodeDetector::new(episodes).with_passages(passage_dim),
         }
     }
 
@@ -107,7 +109,7 @@ impl Recorder {
 
     /// Stores the last record if `every` skipped it and hands over what is left. Returns
     /// whether the whole history reached the writer, and the episodes of the run.
-    pub fn finish(mut self) -> (bool, Vec<Episode>) {
+    pub fn finish(mut self) -> (bool, EpisodeFindings) {
         if let Some(p) = self.pending.take() {
             self.batch.push(&StepRecord {
                 step: p.step,
@@ -141,7 +143,7 @@ impl Observer for Recorder {
     }
 
     fn on_step(&mut self, r: &StepRecord<'_>) -> bool {
-        self.episodes.observe(r.step, r.loss, r.grad_norm);
+        self.episodes.observe(r.step, r.loss, r.grad_norm, r.params);
         // Records that carry evaluation metrics are kept whatever `every` says.
         if r.step.is_multiple_of(self.every) || r.metrics.is_some() {
             self.batch.push(r);
