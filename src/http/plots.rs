@@ -492,10 +492,11 @@ async fn trajectory_figure(
     let spec = stored_spec(&job)?;
     // Only the objective is rebuilt: the job's other settings were checked at submission
     // against limits the server may since have changed.
-    let (problem, initial) = (spec.problem.clone(), spec.initial.clone());
+    let (problem, initial) = (spec.problem.clone(), spec.starting_point());
     let expr_limits = state.runner.limits().expr;
-    let (objective, x0) =
-        tokio::task::spawn_blocking(move || problem.build_with_limits(&initial, &expr_limits))
+    let (objective, x0) = tokio::task::spawn_blocking(move || {
+        problem.build_with_limits(&initial?, &expr_limits)
+    })
         .await
         .map_err(|e| ApiError::Internal(format!("rebuilding the objective panicked: {e}")))?
         .map_err(|e| {

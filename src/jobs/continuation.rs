@@ -94,7 +94,7 @@ impl JobRunner {
         let mut spec: JobSpec = serde_json::from_str(&old.spec)
             .map_err(|e| JobsError::Conflict(format!("the stored job cannot be read: {e}")))?;
         spec.stop = request.stop_rule(&spec.stop)?;
-        spec.initial = Initial::Vector(checkpoint.params.clone());
+        spec.initial = Some(Initial::Vector(checkpoint.params.clone()));
         if let Some(schedule) = request.schedule {
             spec.schedule = Some(schedule);
             checkpoint.schedule = serde_json::Value::Null;

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
-use saddle_numeric::diagnosis::{Episode, EpisodeConfig, EpisodeDetector};
+use saddle_numeric::diagnosis::{EpisodeConfig, EpisodeDetector, EpisodeFindings};
 use saddle_numeric::executor::{Checkpoint, Observer, StepRecord};
 use saddle_numeric::model::Metrics;
 
@@ -74,13 +74,15 @@ struct PendingRecord {
 }
 
 impl Recorder {
-    /// Records every `every`-th step (and the last), with params when `dim > 0`.
+    /// Records every `every`-th step (and the last), with params when `dim > 0`; episodes
+    /// are detected with saddle passages over `passage_dim` parameters (0: none).
     pub fn new(
         tx: mpsc::Sender<HistoryMessage>,
         steps_counter: Arc<AtomicU64>,
         every: u64,
         dim: usize,
         episodes: EpisodeConfig,
+        passage_dim: usize,
     ) -> Self {
         Self {
             tx,
@@ -91,7 +93,7 @@ impl Recorder {
             pending: None,
             pending_params: vec![0.0; dim],
             closed: false,
-            episodes: EpisodeDetector::new(episodes),
+            episodes: EpisodeDetector::new(episodes).with_passages(passage_dim),
             steps_counter,
             uncounted_steps: 0,
             first_record_seen: false,
@@ -127,7 +129,7 @@ impl Recorder {
 
     /// Stores the last record if `every` skipped it and hands over what is left. Returns
     /// whether the whole history reached the writer, and the episodes of the run.
-    pub fn finish(mut self) -> (bool, Vec<Episode>) {
+    pub fn finish(mut self) -> (bool, EpisodeFindings) {
         if let Some(p) = self.pending.take() {
             self.batch.push(&StepRecord {
                 step: p.step,
@@ -162,7 +164,7 @@ impl Observer for Recorder {
     }
 
     fn on_step(&mut self, r: &StepRecord<'_>) -> bool {
-        self.episodes.observe(r.step, r.loss, r.grad_norm);
+        self.episodes.observe(r.step, r.loss, r.grad_norm, r.params);
         self.uncounted_steps += u64::from(self.first_record_seen);
         self.first_record_seen = true;
         if self.uncounted_steps >= STEPS_PER_COUNT {

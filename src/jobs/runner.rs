@@ -10,7 +10,7 @@ use tokio::sync::{mpsc, watch, Notify};
 use tokio::task::JoinHandle;
 
 use saddle_numeric::data::Dataset;
-use saddle_numeric::diagnosis::Episode;
+use saddle_numeric::diagnosis::{confirm_passages, DiagnosisOptions, Episode};
 use saddle_numeric::executor::Checkpoint;
 use saddle_numeric::problem::ProblemConfig;
 use saddle_numeric::schedule::Constant;
@@ -515,9 +515,11 @@ fn run_job(
         spec.record.every,
         if spec.record.params { dim } else { 0 },
         spec.episodes.clone().unwrap_or_default(),
+        // Mini-batch gradient norms dip and rise with the noise: no passages there.
+        if mini_batch { 0 } else { dim },
     );
     let mut outcome = executor.run(x0, &mut recorder);
-    let (complete, episodes) = recorder.finish();
+    let (complete, findings) = recorder.finish();
     if !complete && outcome.stop_reason != StopReason::Cancelled {
         // The writer's own error is reported by `execute`.
         tracing::warn!("history writer closed before the run ended");
@@ -529,6 +531,13 @@ fn run_job(
         &outcome,
         executor.objective_mut(),
         analysis_data,
+    );
+    let mut episodes = findings.episodes;
+    confirm_passages(
+        executor.objective_mut(),
+        findings.passages,
+        &mut episodes,
+        &DiagnosisOptions::default(),
     );
     // The result counts the whole job, also the part before an interruption.
     outcome.steps += start.done_steps;

@@ -28,8 +28,10 @@ use saddle_numeric::{InvalidConfig, Objective, OptimizerConfig, StopRule};
 pub struct JobSpec {
     /// What to minimize.
     pub problem: ProblemConfig,
-    /// The starting point x₀.
-    pub initial: Initial,
+    /// The starting point x₀. Optional for builtin functions (their `default_start`) and
+    /// models (`{"init": "torch_default", "seed": 0}`); required for expressions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initial: Option<Initial>,
     /// The optimizer and its hyperparameters (torch's names and defaults).
     pub optimizer: OptimizerConfig,
     /// The learning-rate schedule (default: constant at the optimizer's lr).
@@ -176,7 +178,7 @@ impl JobSpec {
         // The resolver hands the loaded dataset over without copying it.
         let dataset = RefCell::new(dataset);
         let (objective, x0) = self.problem.build_full(
-            &self.initial,
+            &self.starting_point()?,
             &|_| dataset.borrow_mut().take(),
             &limits.expr,
         )?;
@@ -192,6 +194,14 @@ impl JobSpec {
             ));
         }
         Ok(PreparedJob { objective, x0 })
+    }
+
+    /// `initial`, or the problem's default start when it is left out.
+    pub fn starting_point(&self) -> Result<Initial, InvalidConfig> {
+        match &self.initial {
+            Some(initial) => Ok(initial.clone()),
+            None => self.problem.default_initial(),
+        }
     }
 
     /// What the schedule is built from.

@@ -32,8 +32,9 @@ pub const MAX_SWEEP_JOBS: usize = 256;
 pub struct SweepRequest {
     /// The problem every job minimizes.
     pub problem: ProblemConfig,
-    /// The starting point (unless `initials` lists several).
-    pub initial: Initial,
+    /// The starting point (unless `initials` lists several); optional as in a job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initial: Option<Initial>,
     /// The optimizer configurations to race (at least one).
     pub optimizers: Vec<OptimizerConfig>,
     /// A grid of learning rates applied to every optimizer (default: each optimizer's own).
@@ -159,13 +160,13 @@ impl SweepRequest {
         } else {
             self.lrs.iter().copied().map(Some).collect()
         };
-        let initials: Vec<(Option<usize>, &Initial)> = if self.initials.is_empty() {
-            vec![(None, &self.initial)]
+        let initials: Vec<(Option<usize>, Option<&Initial>)> = if self.initials.is_empty() {
+            vec![(None, self.initial.as_ref())]
         } else {
             self.initials
                 .iter()
                 .enumerate()
-                .map(|(i, x)| (Some(i), x))
+                .map(|(i, x)| (Some(i), Some(x)))
                 .collect()
         };
         let seeds: Vec<Option<u64>> = if self.seeds.is_empty() {
@@ -196,7 +197,7 @@ impl SweepRequest {
                         entries.push(Entry {
                             spec: JobSpec {
                                 problem,
-                                initial: (*initial).clone(),
+                                initial: initial.cloned(),
                                 optimizer: optimizer.clone(),
                                 schedule: self.schedule.clone(),
                                 clip: self.clip,

@@ -85,17 +85,56 @@ async fn momentum_and_adam_started_off_the_axis_escape_the_saddle_and_say_when()
         .unwrap_or_else(|| panic!("no escape event in {episodes:?}"));
     let left = escape["end_step"].as_u64().unwrap();
     assert!(plateau["left_at_step"].as_u64().unwrap() <= left);
+    // The curvature check finds the same passage; it is not reported twice.
+    assert_eq!(
+        episodes
+            .iter()
+            .filter(|e| e["kind"] == "saddle_escape")
+            .count(),
+        1,
+        "{episodes:?}"
+    );
     assert!(left <= result["steps"].as_u64().unwrap());
 
-    // Adam's normalized steps never slow down at the saddle: it escapes without a plateau.
+    // Adam's normalized steps never slow down at the saddle: it escapes without a plateau,
+    // and the escape is found from the curvature where it passed closest.
     let adam = finished(&app, off_axis(json!({"name": "adam", "lr": 0.01}))).await;
     let adam = &adam["result"];
     assert_eq!(adam["stop_reason"], "loss_target", "escaped: {adam}");
-    assert!(adam["episodes"]
-        .as_array()
-        .unwrap()
+    let episodes = adam["episodes"].as_array().unwrap();
+    assert!(
+        episodes.iter().all(|e| e["kind"] != "plateau"),
+        "{episodes:?}"
+    );
+    let escape = episodes
         .iter()
-        .all(|e| e["kind"] != "plateau"));
+        .find(|e| e["kind"] == "saddle_escape")
+        .unwrap_or_else(|| panic!("no escape event in {episodes:?}"));
+    // The Hessian of x² − y² is diag(2, −2) everywhere.
+    assert!((escape["min_eigenvalue"].as_f64().unwrap() + 2.0).abs() < 1e-6);
+    let (closest, escaped) = (
+        escape["start_step"].as_u64().unwrap(),
+        escape["end_step"].as_u64().unwrap(),
+    );
+    assert!(0 < closest && closest < escaped, "{escape}");
+    assert!(escaped < adam["steps"].as_u64().unwrap(), "{escape}");
+    // From the closest approach the loss fell by at least a tenth of its scale
+    // max(|f₀ − f_closest|, |f_closest|), f₀ ≈ 1.
+    let (at_closest, at_escape) = (
+        escape["loss_at_start"].as_f64().unwrap(),
+        escape["loss_at_end"].as_f64().unwrap(),
+    );
+    assert!(at_closest < 1.0, "{escape}");
+    let scale = (1.0 - at_closest).abs().max(at_closest.abs());
+    assert!(at_escape <= at_closest - 0.1 * scale, "{escape}");
+    assert_eq!(
+        episodes
+            .iter()
+            .filter(|e| e["kind"] == "saddle_escape")
+            .count(),
+        1,
+        "one saddle, one escape: {episodes:?}"
+    );
     app.stop().await;
 }
 

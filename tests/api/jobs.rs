@@ -370,3 +370,63 @@ async fn health_and_docs_answer() {
     assert!(docs.text().await.unwrap().contains("openapi"));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_builtin_job_without_initial_starts_at_the_functions_default_start() {
+    let app = TestApp::spawn().await;
+    let function: Value = app
+        .get("/v1/functions/himmelblau")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let job = app
+        .submit(&json!({
+            "problem": {"kind": "builtin", "name": "himmelblau"},
+            "optimizer": {"name": "adam", "lr": 0.05},
+            "stop": {"max_steps": 5}
+        }))
+        .await;
+    let id = job["id"].as_str().unwrap();
+    app.wait_finished(id, Duration::from_secs(30)).await;
+    let steps = app.all_steps(id, 10).await;
+    assert_eq!(steps[0]["params"], function["default_start"]);
+
+    // A model without `initial` gets torch's default initialization, seed 0: twice the same.
+    let model = json!({
+        "problem": {"kind": "model", "model": {"type": "logistic"}, "loss": "bce",
+                    "data": {"features": [[0.0], [1.0], [2.0], [3.0]], "targets": [0, 0, 1, 1]}},
+        "optimizer": {"name": "sgd", "lr": 0.1},
+        "stop": {"max_steps": 3}
+    });
+    let mut starts = Vec::new();
+    for _ in 0..2 {
+        let id = app.submit(&model).await["id"].as_str().unwrap().to_string();
+        app.wait_finished(&id, Duration::from_secs(30)).await;
+        starts.push(app.all_steps(&id, 10).await[0]["params"].clone());
+    }
+    assert_eq!(starts[0], starts[1]);
+    assert_eq!(starts[0].as_array().unwrap().len(), 2);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_expression_job_without_initial_is_told_to_give_one() {
+    let app = TestApp::spawn().await;
+    let response = app
+        .post_json(
+            "/v1/jobs",
+            &json!({
+                "problem": {"kind": "expression", "expression": "x^2 + y^2"},
+                "optimizer": {"name": "sgd", "lr": 0.1}
+            }),
+        )
+        .await;
+    let body = assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(body["errors"][0]["field"], "initial");
+    assert!(body["errors"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("required for expression problems"));
+    app.stop().await;
+}

@@ -19,6 +19,7 @@ pub mod model;
 pub mod optim;
 pub mod problem;
 pub mod schedule;
+mod simd;
 pub mod vecmath;
 
 pub use catalogue::{CatalogueEntry, Hyperparameter};

@@ -208,6 +208,23 @@ impl ProblemConfig {
         self.build_full(initial, &|_| None, limits)
     }
 
+    /// The start used when a job gives none: a builtin's customary start, a model's
+    /// `torch_default` initialization with seed 0. An expression has no customary start.
+    pub fn default_initial(&self) -> Result<Initial, InvalidConfig> {
+        match self {
+            ProblemConfig::Builtin(b) => b.default_initial().map(Initial::Vector),
+            ProblemConfig::Model(_) => Ok(Initial::Init(crate::model::InitSpec {
+                init: crate::model::InitScheme::TorchDefault,
+                seed: 0,
+            })),
+            ProblemConfig::Expression(_) => Err(InvalidConfig::new(
+                "initial",
+                "required for expression problems: an array in variable order, or values \
+                 by name such as {\"x\": -1.5, \"y\": 2}",
+            )),
+        }
+    }
+
     /// Builds the objective with every external input given.
     pub fn build_full(
         &self,

@@ -1,9 +1,16 @@
-//! Plateaus and saddle escapes along a run, detected online from (step, loss, ‖∇f‖) records
-//! with constant memory per step: the executor's observer feeds [`EpisodeDetector::observe`].
+//! Plateaus and saddle escapes along a run, detected online from (step, loss, ‖∇f‖, x)
+//! records with constant memory per step: the executor's observer feeds
+//! [`EpisodeDetector::observe`].
 
 use serde::{Deserialize, Serialize};
 
+use crate::diagnosis::passage::{Passage, PassageTracker};
 use crate::error::{check_min, InvalidConfig};
+
+/// At most this many saddle-passage candidates are kept for the curvature check.
+const MAX_PASSAGE_CANDIDATES: usize = 16;
+/// The largest `max_passage_dim` accepted: 17 copies of x of this size are 13.6 MB.
+pub const MAX_PASSAGE_DIM: usize = 100_000;
 
 /// What an episode is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -12,7 +19,10 @@ use crate::error::{check_min, InvalidConfig};
 pub enum EpisodeKind {
     /// A long stretch of tiny gradient norm.
     Plateau,
-    /// A plateau that the run left with a clear drop in loss: it was sitting near a saddle.
+    /// The run left a saddle: either a plateau it left with a clear drop in loss, or (when
+    /// `min_eigenvalue` is set) a closest approach to a stationary point where the Hessian
+    /// has a negative eigenvalue, followed by a clear drop in loss — how optimizers with
+    /// normalized steps (Adam) pass a saddle without stalling.
     SaddleEscape,
 }
 
@@ -26,10 +36,10 @@ pub enum EpisodeKind {
 pub struct Episode {
     /// Plateau or saddle escape.
     pub kind: EpisodeKind,
-    /// The plateau's first step.
+    /// The plateau's first step (an escape found by curvature: the closest approach).
     pub start_step: u64,
     /// Plateau: its last step. Saddle escape: the step where the loss had fallen well below
-    /// the plateau's value.
+    /// the plateau's (or the closest approach's) value.
     pub end_step: u64,
     /// The step where the gradient norm grew back (the run left the plateau); `None` when
     /// the run ended on the plateau.
@@ -39,8 +49,12 @@ pub struct Episode {
     pub loss_at_start: f64,
     /// The loss at `end_step`.
     pub loss_at_end: f64,
-    /// The smallest gradient norm on the plateau.
+    /// The smallest gradient norm on the plateau (or at the closest approach).
     pub min_grad_norm: f64,
+    /// For an escape found by curvature: the smallest Hessian eigenvalue at the closest
+    /// approach (its step is `start_step`), negative.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_eigenvalue: Option<f64>,
 }
 
 /// Thresholds of [`EpisodeDetector`].
@@ -63,6 +77,10 @@ pub struct EpisodeConfig {
     pub grad_scale: Option<f64>,
     /// At most this many episodes are kept (later ones are dropped), bounding memory.
     pub max_episodes: usize,
+    /// Saddle passages without a plateau are looked for in full-batch runs of at most this
+    /// many parameters (0: never): the closest approach's x is copied whenever the gradient
+    /// norm reaches a new low, and each candidate costs a Hessian spectrum after the run.
+    pub max_passage_dim: usize,
 }
 
 impl Default for EpisodeConfig {
@@ -74,6 +92,7 @@ impl Default for EpisodeConfig {
             escape_drop: 0.1,
             grad_scale: None,
             max_episodes: 100,
+            max_passage_dim: 10_000,
         }
     }
 }
@@ -91,6 +110,15 @@ impl EpisodeConfig {
                     format!("must be a finite number > 0, got {g}"),
                 ));
             }
+        }
+        if self.max_passage_dim > MAX_PASSAGE_DIM {
+            return Err(InvalidConfig::new(
+                "episodes.max_passage_dim",
+                format!(
+                    "must be at most {MAX_PASSAGE_DIM} (each candidate keeps a copy of x), got {}",
+                    self.max_passage_dim
+                ),
+            ));
         }
         if self.min_plateau_steps == 0 {
             return Err(InvalidConfig::new(
@@ -138,7 +166,18 @@ pub struct EpisodeDetector {
     first_loss: Option<f64>,
     open: Option<OpenPlateau>,
     watch: Option<EscapeWatch>,
+    passages: Option<PassageTracker>,
     episodes: Vec<Episode>,
+}
+
+/// What a detector found over a whole run.
+#[derive(Debug, Clone, Default)]
+pub struct EpisodeFindings {
+    /// Plateaus and the escapes from them, in step order.
+    pub episodes: Vec<Episode>,
+    /// Saddle-passage candidates, to check with
+    /// [`confirm_passages`](crate::diagnosis::confirm_passages).
+    pub passages: Vec<Passage>,
 }
 
 impl EpisodeDetector {
@@ -150,16 +189,34 @@ impl EpisodeDetector {
             first_loss: None,
             open: None,
             watch: None,
+            passages: None,
             episodes: Vec::new(),
         }
     }
 
-    /// Takes the record of `step`: f(x_k) = `loss`, ‖∇f(x_k)‖ = `grad_norm`.
-    pub fn observe(&mut self, step: u64, loss: f64, grad_norm: f64) {
+    /// Also looks for saddle passages over `dim` parameters, when `dim` is at most
+    /// `max_passage_dim`. Only for deterministic (full-batch) gradients: the gradient norm of
+    /// mini-batches dips and rises with the noise.
+    pub fn with_passages(mut self, dim: usize) -> Self {
+        if dim > 0 && dim <= self.config.max_passage_dim {
+            self.passages = Some(PassageTracker::new(
+                dim,
+                self.config.escape_drop,
+                MAX_PASSAGE_CANDIDATES,
+            ));
+        }
+        self
+    }
+
+    /// Takes the record of `step`: f(x_k) = `loss`, ‖∇f(x_k)‖ = `grad_norm`, x_k = `params`.
+    pub fn observe(&mut self, step: u64, loss: f64, grad_norm: f64, params: &[f64]) {
         if !(loss.is_finite() && grad_norm.is_finite()) {
             return;
         }
-        self.first_loss.get_or_insert(loss);
+        let first_loss = *self.first_loss.get_or_insert(loss);
+        if let Some(passages) = self.passages.as_mut() {
+            passages.observe(step, loss, grad_norm, params, first_loss);
+        }
         if self.grad_ref.is_none() && grad_norm > 0.0 {
             self.grad_ref = Some(grad_norm);
         }
@@ -203,6 +260,7 @@ impl EpisodeDetector {
                     loss_at_start: watch.plateau_loss,
                     loss_at_end: loss,
                     min_grad_norm: watch.min_grad,
+                    min_eigenvalue: None,
                 });
             }
         }
@@ -214,11 +272,17 @@ impl EpisodeDetector {
     }
 
     /// Ends the run: a plateau still in progress is reported with `left_at_step: None`.
-    pub fn finish(mut self) -> Vec<Episode> {
+    pub fn finish(mut self) -> EpisodeFindings {
         if let Some(open) = self.open.take() {
             self.close(open, None);
         }
-        self.episodes
+        EpisodeFindings {
+            episodes: self.episodes,
+            passages: self
+                .passages
+                .map(PassageTracker::finish)
+                .unwrap_or_default(),
+        }
     }
 
     fn close(&mut self, open: OpenPlateau, left_at: Option<u64>) {
@@ -233,6 +297,7 @@ impl EpisodeDetector {
             loss_at_start: open.loss_start,
             loss_at_end: open.loss_last,
             min_grad_norm: open.min_grad,
+            min_eigenvalue: None,
         });
         if let Some(left_at) = left_at {
             let first = self.first_loss.unwrap_or(open.loss_last);
@@ -284,9 +349,9 @@ mod tests {
     fn a_plateau_then_an_escape_is_reported_at_the_right_steps() {
         let mut detector = EpisodeDetector::new(EpisodeConfig::default());
         for (k, loss, grad) in synthetic_run() {
-            detector.observe(k, loss, grad);
+            detector.observe(k, loss, grad, &[]);
         }
-        let episodes = detector.finish();
+        let episodes = detector.finish().episodes;
         let summary: Vec<_> = episodes
             .iter()
             .map(|e| (e.kind, e.start_step, e.end_step, e.left_at_step))
@@ -310,9 +375,9 @@ mod tests {
         let mut detector = EpisodeDetector::new(EpisodeConfig::default());
         for k in 0..100u64 {
             let grad = if (20..60).contains(&k) { 1e-3 } else { 1.0 };
-            detector.observe(k, 1.0, grad);
+            detector.observe(k, 1.0, grad, &[]);
         }
-        let episodes = detector.finish();
+        let episodes = detector.finish().episodes;
         assert_eq!(episodes.len(), 1);
         assert_eq!(episodes[0].kind, EpisodeKind::Plateau);
         assert_eq!((episodes[0].start_step, episodes[0].end_step), (20, 59));
@@ -324,13 +389,13 @@ mod tests {
             min_plateau_steps: 3,
             ..EpisodeConfig::default()
         });
-        detector.observe(0, 1.0, 1.0);
+        detector.observe(0, 1.0, 1.0, &[]);
         for k in 1..5 {
-            detector.observe(k, 1.0, 1e-6);
+            detector.observe(k, 1.0, 1e-6, &[]);
         }
-        detector.observe(5, f64::NAN, f64::INFINITY);
-        detector.observe(6, 1.0, 1e-6);
-        let episodes = detector.finish();
+        detector.observe(5, f64::NAN, f64::INFINITY, &[]);
+        detector.observe(6, 1.0, 1e-6, &[]);
+        let episodes = detector.finish().episodes;
         assert_eq!(episodes.len(), 1);
         assert_eq!((episodes[0].start_step, episodes[0].end_step), (1, 6));
     }

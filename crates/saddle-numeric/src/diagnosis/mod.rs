@@ -15,6 +15,7 @@ pub mod convexity;
 pub mod eigen;
 pub mod episodes;
 pub mod hvp;
+pub mod passage;
 
 pub use convexity::{
     convexity, convexity_of, Convexity, ConvexityBasis, ConvexityOptions, ConvexityReport,
@@ -24,8 +25,9 @@ pub use eigen::{
     hessian_spectrum, jacobi_eigen, lanczos, HessianSpectrum, LanczosResult, SpectrumOptions,
     SymmetricEigen,
 };
-pub use episodes::{Episode, EpisodeConfig, EpisodeDetector, EpisodeKind};
+pub use episodes::{Episode, EpisodeConfig, EpisodeDetector, EpisodeFindings, EpisodeKind};
 pub use hvp::{HessianSource, HvpOracle};
+pub use passage::{confirm_passages, Passage};
 
 use serde::{Deserialize, Serialize};
 
@@ -702,10 +704,10 @@ mod tests {
         );
         let mut detector = EpisodeDetector::new(EpisodeConfig::default());
         let outcome = executor.run(x0, &mut |r: &StepRecord<'_>| {
-            detector.observe(r.step, r.loss, r.grad_norm);
+            detector.observe(r.step, r.loss, r.grad_norm, r.params);
             true
         });
-        (outcome, detector.finish())
+        (outcome, detector.finish().episodes)
     }
 
     #[test]

@@ -4,8 +4,6 @@
 use ndarray::{ArrayView2, ArrayViewMut2, Zip};
 use serde::{Deserialize, Serialize};
 
-use super::activation::sigmoid;
-
 /// How the model's output is compared with the targets.
 ///
 /// `mse`, `mae`, `huber` and `bce` average over all n·k output elements (torch's `mean`
@@ -94,40 +92,43 @@ impl Loss {
             }
             elementwise => {
                 let scale = 1.0 / count;
-                let value = move |z: f64, t: f64| -> f64 {
-                    match elementwise {
-                        Loss::Mse => (z - t) * (z - t),
-                        Loss::Mae => (z - t).abs(),
-                        Loss::Huber => {
-                            let d = (z - t).abs();
-                            if d < 1.0 {
-                                0.5 * d * d
-                            } else {
-                                d - 0.5
-                            }
-                        }
-                        // max(z,0) − z·t + log(1 + e^−|z|): no overflow for any z.
-                        _ => z.max(0.0) - z * t + (-z.abs()).exp().ln_1p(),
-                    }
-                };
-                let slope = move |z: f64, t: f64| -> f64 {
-                    match elementwise {
-                        Loss::Mse => 2.0 * (z - t),
-                        Loss::Mae => sign(z - t),
-                        Loss::Huber => (z - t).clamp(-1.0, 1.0),
-                        _ => sigmoid(z) - t,
-                    }
-                };
                 match dz {
                     Some(dz) => Zip::from(dz).and(&z).and(&t).for_each(|d, &z, &t| {
-                        total += value(z, t);
-                        *d = slope(z, t) * scale;
+                        let (value, slope) = elementwise.value_and_slope(z, t);
+                        total += value;
+                        *d = slope * scale;
                     }),
                     None => Zip::from(&z)
                         .and(&t)
-                        .for_each(|&z, &t| total += value(z, t)),
+                        .for_each(|&z, &t| total += elementwise.value_and_slope(z, t).0),
                 }
                 total * scale
+            }
+        }
+    }
+
+    /// An elementwise loss's ℓ(z, t) and ∂ℓ/∂z for one output (not for cross-entropy, which
+    /// couples a row's outputs).
+    #[inline]
+    pub(crate) fn value_and_slope(self, z: f64, t: f64) -> (f64, f64) {
+        match self {
+            Loss::Mse => ((z - t) * (z - t), 2.0 * (z - t)),
+            Loss::Mae => ((z - t).abs(), sign(z - t)),
+            Loss::Huber => {
+                let d = (z - t).abs();
+                let value = if d < 1.0 { 0.5 * d * d } else { d - 0.5 };
+                (value, (z - t).clamp(-1.0, 1.0))
+            }
+            Loss::Bce | Loss::CrossEntropy => {
+                // max(z,0) − z·t + log(1 + e^−|z|): no overflow for any z. The slope
+                // σ(z) − t reuses e^−|z|, exactly as `sigmoid` computes it.
+                let e = (-z.abs()).exp();
+                let sigma = if z >= 0.0 {
+                    1.0 / (1.0 + e)
+                } else {
+                    e / (1.0 + e)
+                };
+                (z.max(0.0) - z * t + e.ln_1p(), sigma - t)
             }
         }
     }

@@ -13,6 +13,7 @@ mod activation;
 mod loss;
 mod network;
 mod objective;
+mod single_output;
 
 use ndarray::{Array2, ArrayView2, Axis};
 use serde::{Deserialize, Serialize};

@@ -9,6 +9,7 @@ use ndarray::{s, Array2, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2};
 
 use super::activation::Activation;
 use super::loss::Loss;
+use super::single_output;
 
 /// The shape of a multilayer perceptron: widths d = n₀, n₁, …, n_L and the activations of
 /// the L − 1 hidden layers (the output layer is linear).
@@ -171,6 +172,13 @@ impl Network {
         ws: &mut Workspace,
         grad: Option<&mut [f64]>,
     ) -> f64 {
+        let grad = match grad {
+            Some(grad) => match self.single_output_pass(params, x, t, loss, ws, grad) {
+                Ok(value) => return value,
+                Err(grad) => Some(grad),
+            },
+            None => None,
+        };
         self.forward(params, x, ws);
         let m = ws.rows;
         let last = self.layers() - 1;
@@ -222,6 +230,49 @@ impl Network {
             }
         }
         value
+    }
+}
+
+impl Network {
+    /// Value and gradient of a one-layer, one-output model (linear, logistic) with an
+    /// elementwise loss in one pass over contiguous rows; hands `grad` back for any other
+    /// shape, loss or layout.
+    fn single_output_pass<'g>(
+        &self,
+        params: &[f64],
+        x: ArrayView2<'_, f64>,
+        t: ArrayView2<'_, f64>,
+        loss: Loss,
+        ws: &mut Workspace,
+        grad: &'g mut [f64],
+    ) -> Result<f64, &'g mut [f64]> {
+        let (x_rows, t_rows) = (x.as_slice(), t.as_slice());
+        let (Some(x_rows), Some(t_rows)) = (x_rows, t_rows) else {
+            return Err(grad);
+        };
+        if self.layers() != 1 || self.outputs() != 1 || loss == Loss::CrossEntropy {
+            return Err(grad);
+        }
+        let layer = ws.layers[0];
+        let m = x.nrows();
+        ws.rows = m;
+        let Some(z) = ws.z[0].as_slice_mut() else {
+            return Err(grad);
+        };
+        let (g_w, g_b) = grad[layer.weight..].split_at_mut(layer.inputs);
+        let (value, bias_slope) = single_output::loss_and_grad(
+            single_output::Rows {
+                x: x_rows,
+                t: t_rows,
+                w: &params[layer.weight..layer.weight + layer.inputs],
+                b: params[layer.bias],
+                loss,
+            },
+            &mut z[..m],
+            g_w,
+        );
+        g_b[0] = bias_slope;
+        Ok(value)
     }
 }
 
