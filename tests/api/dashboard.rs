@@ -82,7 +82,7 @@ async fn unknown_assets_and_routes_are_still_problem_404s() {
     assert!(
         paths
             .keys()
-            .all(|p| p.starts_with("/v1/") || p == "/healthz"),
+            .all(|p| p.starts_with("/v1/") || p == "/healthz" || p == "/metrics"),
         "{:?}",
         paths.keys()
     );
