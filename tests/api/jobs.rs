@@ -392,21 +392,37 @@ async fn a_builtin_job_without_initial_starts_at_the_functions_default_start() {
     let steps = app.all_steps(id, 10).await;
     assert_eq!(steps[0]["params"], function["default_start"]);
 
-    // A model without `initial` gets torch's default initialization, seed 0: twice the same.
+    // A model without `initial` gets torch's default initialization with seed 0.
     let model = json!({
         "problem": {"kind": "model", "model": {"type": "logistic"}, "loss": "bce",
                     "data": {"features": [[0.0], [1.0], [2.0], [3.0]], "targets": [0, 0, 1, 1]}},
         "optimizer": {"name": "sgd", "lr": 0.1},
         "stop": {"max_steps": 3}
     });
+    let mut explicit = model.clone();
+    explicit["initial"] = json!({"init": "torch_default", "seed": 0});
     let mut starts = Vec::new();
-    for _ in 0..2 {
-        let id = app.submit(&model).await["id"].as_str().unwrap().to_string();
+    for spec in [&model, &explicit] {
+        let id = app.submit(spec).await["id"].as_str().unwrap().to_string();
         app.wait_finished(&id, Duration::from_secs(30)).await;
         starts.push(app.all_steps(&id, 10).await[0]["params"].clone());
     }
-    assert_eq!(starts[0], starts[1]);
+    assert_eq!(
+        starts[0], starts[1],
+        "the default is torch_default with seed 0"
+    );
     assert_eq!(starts[0].as_array().unwrap().len(), 2);
+    explicit["initial"] = json!({"init": "torch_default", "seed": 1});
+    let id = app.submit(&explicit).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.wait_finished(&id, Duration::from_secs(30)).await;
+    assert_ne!(
+        app.all_steps(&id, 10).await[0]["params"],
+        starts[0],
+        "seed 1 differs"
+    );
     app.stop().await;
 }
 
