@@ -14,7 +14,7 @@ use serde_json::json;
 use sqlx::{QueryBuilder, Sqlite};
 use tokio::runtime::Runtime;
 
-use saddle::jobs::{JobLimits, JobRunner, JobSpec};
+use saddle::jobs::{JobLimits, JobRunner, JobSpec, Lease};
 use saddle::store::{JobRow, Store};
 use saddle::tenant::Tenant;
 use saddle_numeric::builtin::Rosenbrock;
@@ -58,7 +58,7 @@ fn service(rt: &Runtime) -> Service {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("bench.db").display());
         let store = Store::connect(&url).await.unwrap();
-        let (runner, _workers) = JobRunner::start(store.clone(), LIMITS, 1, None);
+        let (runner, _workers) = JobRunner::start(store.clone(), LIMITS, 1, None, Lease::default());
         Service {
             _dir: dir,
             store,
@@ -141,7 +141,11 @@ async fn raw_inserts(store: &Store, seq: i64, rows: usize) {
                 .push_bind(i as i64 + 1)
                 .push_bind(&params);
         });
-        insert.build().execute(store.pool()).await.unwrap();
+        insert
+            .build()
+            .execute(store.sqlite_pool().expect("a SQLite store"))
+            .await
+            .unwrap();
         start = end;
     }
 }

@@ -185,6 +185,46 @@ pub struct ServeConfig {
     /// The largest `stop.max_seconds` a job may ask for (wall-clock seconds).
     #[arg(long, env = "SADDLE_MAX_SECONDS_LIMIT", default_value_t = 86_400.0, value_parser = parse_non_negative)]
     pub max_seconds_limit: f64,
+
+    // -- running many processes on one PostgreSQL database --
+    /// What this process does: `all` serves the API and runs jobs, `api` only serves the API
+    /// (jobs are left to workers), `worker` only runs jobs (and answers /healthz and /metrics).
+    #[arg(long, env = "SADDLE_ROLE", value_enum, default_value_t = Role::All)]
+    pub role: Role,
+
+    /// Database connections this process keeps at most (default: 8 on SQLite, 16 on
+    /// PostgreSQL).
+    #[arg(long, env = "SADDLE_DB_MAX_CONNECTIONS", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub db_max_connections: Option<u32>,
+
+    /// How long a worker's claim on a running job lasts without a heartbeat, in seconds; a job
+    /// whose worker died is resumed elsewhere from its last checkpoint after this long.
+    #[arg(long, env = "SADDLE_LEASE_SECONDS", default_value_t = 15.0, value_parser = parse_positive)]
+    pub lease_seconds: f64,
+
+    /// How often a worker renews the leases of its running jobs and picks up cancels made
+    /// through other processes, in seconds (well under the lease).
+    #[arg(long, env = "SADDLE_HEARTBEAT_SECONDS", default_value_t = 1.0, value_parser = parse_positive)]
+    pub heartbeat_seconds: f64,
+}
+
+/// What a `saddle serve` process does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Role {
+    /// Serve the API and run jobs: the single-process default.
+    All,
+    /// Serve the API only; workers elsewhere run the jobs.
+    Api,
+    /// Run jobs only (and answer /healthz and /metrics).
+    Worker,
+}
+
+/// Accepts a finite number > 0 (seconds).
+fn parse_positive(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err(format!("expected a finite number > 0, got `{s}`")),
+    }
 }
 
 /// Accepts a finite, non-negative number (seconds, requests per second).
@@ -259,11 +299,29 @@ impl ServeConfig {
         }
     }
 
-    /// The worker count, defaulting to the number of cores.
+    /// The worker count, defaulting to the number of cores; 0 for an API-only process.
     pub fn worker_count(&self) -> usize {
+        if self.role == Role::Api {
+            return 0;
+        }
         self.workers
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
             .max(1)
+    }
+
+    /// How the database is opened.
+    pub fn store_options(&self) -> crate::store::StoreOptions {
+        crate::store::StoreOptions {
+            max_connections: self.db_max_connections,
+        }
+    }
+
+    /// How workers hold their jobs.
+    pub fn lease(&self) -> crate::jobs::Lease {
+        crate::jobs::Lease {
+            duration: Duration::from_secs_f64(self.lease_seconds),
+            heartbeat: Duration::from_secs_f64(self.heartbeat_seconds.min(self.lease_seconds / 2.0)),
+        }
     }
 }
 

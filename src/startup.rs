@@ -8,13 +8,10 @@ use rand::RngCore;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-use crate::config::ServeConfig;
-use crate::http::{app, with_cors, Access, AppState, PageTokens};
-use crate::jobs::{JobLimits, JobRunner};
-use crate::store::{Recovery, Store, StoreError};
-
-/// A job interrupted by a crash this many times after resuming is failed instead.
-const MAX_RESUME_ATTEMPTS: u32 = 3;
+use crate::config::{Role, ServeConfig};
+use crate::http::{app, with_cors, worker_app, Access, AppState, PageTokens};
+use crate::jobs::{JobLimits, JobRunner, MAX_RESUME_ATTEMPTS};
+use crate::store::{Backend, Recovery, Store, StoreError};
 /// How long shutdown waits for the database connections to close.
 const STORE_CLOSE_WAIT: Duration = Duration::from_secs(1);
 
@@ -27,6 +24,9 @@ pub enum StartupError {
     /// The listener could not be bound or the server failed.
     #[error("network: {0}")]
     Io(#[from] std::io::Error),
+    /// The settings contradict each other.
+    #[error("{0}")]
+    Config(String),
 }
 
 /// A built server: bound, migrated, workers started; not yet serving.
@@ -44,8 +44,25 @@ impl Application {
     /// workers and
     /// binds the listener (port 0 picks a free port, for tests).
     pub async fn build(config: ServeConfig) -> Result<Self, StartupError> {
-        let store = Store::connect(&config.database_url).await?;
-        let recovery = store.recover_interrupted_jobs(MAX_RESUME_ATTEMPTS).await?;
+        let backend = Backend::of_url(&config.database_url)?;
+        if backend == Backend::Sqlite && config.role != Role::All {
+            return Err(StartupError::Config(
+                "--role api and --role worker share a PostgreSQL database between processes; \
+                 with SQLite one process does both: use --role all, or DATABASE_URL=postgres://…"
+                    .into(),
+            ));
+        }
+        let store = Store::connect_with(&config.database_url, config.store_options()).await?;
+        // SQLite: this process is the only one, so every job left running was abandoned.
+        // PostgreSQL: only those whose lease expired; other workers' jobs are alive.
+        let sole_process = backend == Backend::Sqlite;
+        let recovery = if config.worker_count() > 0 {
+            store
+                .recover_interrupted_jobs(MAX_RESUME_ATTEMPTS, sole_process)
+                .await?
+        } else {
+            Recovery::default()
+        };
         if recovery != Recovery::default() {
             tracing::warn!(
                 resumed = recovery.resumed,
@@ -55,7 +72,13 @@ impl Application {
                  checkpoint (or from the start without one), or failed after {MAX_RESUME_ATTEMPTS} attempts"
             );
         }
-        let abandoned = store.release_abandoned_idempotency_keys().await?;
+        // An in-flight key of another live process must stay; on PostgreSQL an abandoned one
+        // is freed when it expires.
+        let abandoned = if sole_process {
+            store.release_abandoned_idempotency_keys().await?
+        } else {
+            0
+        };
         if abandoned > 0 {
             tracing::warn!(
                 abandoned,
@@ -81,6 +104,7 @@ impl Application {
             limits,
             config.worker_count(),
             config.checkpoint_every(),
+            config.lease(),
         );
         let state = AppState {
             store: store.clone(),
@@ -94,14 +118,18 @@ impl Application {
             ),
             http_metrics: Default::default(),
         };
-        let router = with_cors(
-            app(state, config.max_body_bytes, config.rate_limit()),
-            &config.cors_origins,
-        );
+        let router = match config.role {
+            Role::Worker => worker_app(state),
+            Role::All | Role::Api => with_cors(
+                app(state, config.max_body_bytes, config.rate_limit()),
+                &config.cors_origins,
+            ),
+        };
         let listener = TcpListener::bind(config.listen).await?;
         tracing::info!(
             address = %listener.local_addr()?,
-            database = %config.database_url,
+            database = %redact_password(&config.database_url),
+            role = ?config.role,
             workers = config.worker_count(),
             "saddle is listening"
         );
@@ -194,6 +222,20 @@ impl Application {
         // A worker still running holds a connection: do not wait for it.
         let _ = tokio::time::timeout(STORE_CLOSE_WAIT, self.store.close()).await;
         Ok(())
+    }
+}
+
+/// The database URL without its password, for the log.
+fn redact_password(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let credentials = &url[scheme_end + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
     }
 }
 

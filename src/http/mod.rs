@@ -383,6 +383,22 @@ pub fn app(state: AppState, max_body_bytes: usize, rate_limit: Option<RateLimit>
         .with_state(state)
 }
 
+/// What a worker process (`--role worker`) serves: /healthz and /metrics, for probes and
+/// scraping; the API is served by the `api` processes.
+pub fn worker_app(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", axum::routing::get(health::healthz))
+        .route("/metrics", axum::routing::get(metrics::get_metrics))
+        .fallback(|| async {
+            ApiError::NotFound(
+                "this process is a worker (--role worker): it serves only /healthz and \
+                 /metrics; send API requests to an API process"
+                    .into(),
+            )
+        })
+        .with_state(state)
+}
+
 /// A handler that panicked answers a logged 500 problem; the server lives on.
 fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
     let message = panic

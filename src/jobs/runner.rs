@@ -22,13 +22,53 @@ use super::recorder::{HistoryMessage, Recorder};
 use super::result::{JobError, JobResult};
 use super::spec::{JobLimits, JobSpec};
 use super::JobsError;
-use crate::store::{JobEnding, JobRow, JobStatus, NewJob, Store, StoreError};
+use crate::store::{Backend, Holder, JobEnding, JobRow, JobStatus, NewJob, Store, StoreError};
 use crate::tenant::Tenant;
 
 /// Batches in flight between a run and its history writer.
 const HISTORY_CHANNEL_BATCHES: usize = 8;
-/// How often an idle worker looks at the queue even without being woken.
-const IDLE_POLL: Duration = Duration::from_secs(1);
+/// How often an idle worker looks at the queue even without being woken. On SQLite every job
+/// is submitted through this process, whose submissions wake the workers; on PostgreSQL jobs
+/// arrive through other processes too, so the queue is looked at more often.
+const fn idle_poll(backend: Backend) -> Duration {
+    match backend {
+        Backend::Sqlite => Duration::from_secs(1),
+        Backend::Postgres => Duration::from_millis(200),
+    }
+}
+/// A job a worker crashed on this many times after resuming is failed instead.
+pub const MAX_RESUME_ATTEMPTS: u32 = 3;
+
+/// How workers hold the jobs they run (see [`Store::claim_next_job`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Lease {
+    /// How long a claim lasts without renewal: a dead worker's jobs are resumed elsewhere
+    /// after this long.
+    pub duration: Duration,
+    /// How often the leases are renewed and cancels from other processes picked up.
+    pub heartbeat: Duration,
+}
+
+impl Default for Lease {
+    fn default() -> Self {
+        Self {
+            duration: Duration::from_secs(15),
+            heartbeat: Duration::from_secs(1),
+        }
+    }
+}
+
+/// A name unique to this worker process: host, process id and a random part (a restarted
+/// process with a recycled id is still another worker).
+fn worker_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "host".into());
+    let random = uuid::Uuid::new_v4().simple().to_string();
+    format!("{host}:{}:{}", std::process::id(), &random[..8])
+}
 
 /// Submits, cancels and runs jobs. Cheap to clone.
 #[derive(Clone)]
@@ -53,16 +93,24 @@ struct Inner {
     workers: usize,
     /// Optimizer steps executed by this process, for /metrics.
     steps_executed: Arc<AtomicU64>,
+    /// This process as the holder of its jobs' leases.
+    holder: Holder,
+    /// How often leases are renewed.
+    heartbeat: Duration,
 }
 
 impl JobRunner {
-    /// Starts `workers` workers over `store`'s queue; running jobs store a checkpoint about
-    /// every `checkpoint_every` (none when `None`).
+    /// Starts `workers` workers over `store`'s queue (none: this process only submits);
+    /// running jobs store a checkpoint about every `checkpoint_every` (none when `None`) and
+    /// are held with `lease`. On PostgreSQL, where other processes share the queue, a
+    /// heartbeat renews the leases, carries cancels made elsewhere to the running jobs and
+    /// queues again the jobs of workers whose leases expired.
     pub fn start(
         store: Store,
         limits: JobLimits,
         workers: usize,
         checkpoint_every: Option<Duration>,
+        lease: Lease,
     ) -> (Self, Vec<JoinHandle<()>>) {
         let (shutdown, _) = watch::channel(false);
         let runner = JobRunner {
@@ -77,11 +125,19 @@ impl JobRunner {
                 checkpoint_every,
                 workers,
                 steps_executed: Arc::default(),
+                holder: Holder {
+                    worker: worker_name(),
+                    lease: lease.duration,
+                },
+                heartbeat: lease.heartbeat,
             }),
         };
-        let handles = (0..workers)
+        let mut handles: Vec<JoinHandle<()>> = (0..workers)
             .map(|_| tokio::spawn(runner.clone().work()))
             .collect();
+        if workers > 0 && runner.inner.store.backend() == Backend::Postgres {
+            handles.push(tokio::spawn(runner.clone().beat()));
+        }
         (runner, handles)
     }
 
@@ -195,13 +251,76 @@ impl JobRunner {
         self.inner.wake.notify_waiters();
     }
 
+    /// The name under which this process holds leases.
+    pub fn worker_name(&self) -> &str {
+        &self.inner.holder.worker
+    }
+
+    /// The heartbeat (PostgreSQL): renews this worker's leases, stops the jobs cancelled
+    /// through other processes or lost to an expired lease, and queues again the jobs of
+    /// workers that died.
+    async fn beat(self) {
+        let mut shutdown = self.inner.shutdown.subscribe();
+        let mut tick = tokio::time::interval(self.inner.heartbeat);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = shutdown.changed() => return,
+            }
+            // Jobs registered before the renewal: one claimed during it is not yet known here.
+            let known: Vec<(i64, Arc<AtomicBool>)> = self
+                .inner
+                .running
+                .lock()
+                .expect("lock")
+                .iter()
+                .map(|(seq, flag)| (*seq, flag.clone()))
+                .collect();
+            match self.inner.store.renew_leases(&self.inner.holder).await {
+                Ok(renewed) => {
+                    for (seq, flag) in known {
+                        match renewed.iter().find(|lease| lease.seq == seq) {
+                            Some(lease) if !lease.cancel_requested => {}
+                            Some(_) => flag.store(true, Ordering::Relaxed),
+                            None => {
+                                tracing::warn!(job_seq = seq, "lease lost: stopping the job here, another worker resumes it");
+                                flag.store(true, Ordering::Relaxed);
+                            }
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "could not renew the leases"),
+            }
+            match self
+                .inner
+                .store
+                .recover_interrupted_jobs(MAX_RESUME_ATTEMPTS, false)
+                .await
+            {
+                Ok(recovery) if recovery != Default::default() => {
+                    tracing::warn!(
+                        resumed = recovery.resumed,
+                        restarted = recovery.restarted,
+                        failed = recovery.failed,
+                        "jobs of a worker whose lease expired: queued to resume from their last checkpoint"
+                    );
+                    self.inner.wake.notify_waiters();
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "could not look for abandoned jobs"),
+            }
+        }
+    }
+
     async fn work(self) {
         let mut shutdown = self.inner.shutdown.subscribe();
+        let idle = idle_poll(self.inner.store.backend());
         loop {
             if *shutdown.borrow() {
                 return;
             }
-            match self.inner.store.claim_next_job().await {
+            match self.inner.store.claim_next_job(&self.inner.holder).await {
                 Ok(Some(job)) => {
                     self.inner.status_changed.notify_waiters();
                     self.run_claimed(job).await
@@ -209,13 +328,13 @@ impl JobRunner {
                 Ok(None) => {
                     tokio::select! {
                         _ = self.inner.wake.notified() => {}
-                        _ = tokio::time::sleep(IDLE_POLL) => {}
+                        _ = tokio::time::sleep(idle) => {}
                         _ = shutdown.changed() => {}
                     }
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "could not claim a job");
-                    tokio::time::sleep(IDLE_POLL).await;
+                    tokio::time::sleep(idle).await;
                 }
             }
         }
@@ -277,8 +396,20 @@ impl JobRunner {
             error: error.as_deref(),
             final_state: ending.final_state.as_deref(),
         };
-        if let Err(e) = self.inner.store.finish_job(seq, &stored).await {
-            tracing::error!(job_id = %job.job_id, error = %e, "could not record the end of a job");
+        match self
+            .inner
+            .store
+            .finish_job(seq, &self.inner.holder, &stored)
+            .await
+        {
+            Ok(()) => {}
+            Err(StoreError::LeaseLost) => tracing::warn!(
+                job_id = %job.job_id,
+                "the job's lease was lost before it ended here; another worker resumes it"
+            ),
+            Err(e) => {
+                tracing::error!(job_id = %job.job_id, error = %e, "could not record the end of a job")
+            }
         }
         self.inner.status_changed.notify_waiters();
     }
@@ -321,7 +452,14 @@ impl JobRunner {
             if changed || job.status.is_finished() {
                 return Ok(Some(job));
             }
-            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+            // Jobs run by other processes change without a notification here: look again
+            // after a while.
+            let look_again = tokio::time::Instant::now() + idle_poll(self.inner.store.backend());
+            if tokio::time::timeout_at(deadline.min(look_again), notified)
+                .await
+                .is_err()
+                && tokio::time::Instant::now() >= deadline
+            {
                 return Ok(from.map(|_| job));
             }
         }
@@ -342,7 +480,7 @@ impl JobRunner {
         match self
             .inner
             .store
-            .requeue_job(job.seq, ending.last_step as u64, state)
+            .requeue_job(job.seq, &self.inner.holder, ending.last_step as u64, state)
             .await
         {
             Ok(()) => {
@@ -402,6 +540,7 @@ impl JobRunner {
         let (tx, rx) = mpsc::channel::<HistoryMessage>(HISTORY_CHANNEL_BATCHES);
         let writer = tokio::spawn(write_history(
             self.inner.store.clone(),
+            self.inner.holder.clone(),
             seq,
             rx,
             self.inner.history_written.clone(),
@@ -585,16 +724,17 @@ fn unknown_dataset(id: &str) -> impl Fn(StoreError) -> JobsError + '_ {
 /// channel, the run).
 async fn write_history(
     store: Store,
+    holder: Holder,
     seq: i64,
     mut rx: mpsc::Receiver<HistoryMessage>,
     written: Arc<Notify>,
 ) -> Result<(), String> {
     while let Some(message) = rx.recv().await {
         let stored = match &message {
-            HistoryMessage::Batch(batch) => store.insert_steps(seq, batch).await,
+            HistoryMessage::Batch(batch) => store.insert_steps(seq, &holder, batch).await,
             HistoryMessage::Checkpoint { batch, step, state } => {
                 store
-                    .insert_steps_with_checkpoint(seq, batch, Some((*step, state)))
+                    .insert_steps_with_checkpoint(seq, &holder, batch, Some((*step, state.as_str())))
                     .await
             }
         };

@@ -1,9 +1,7 @@
 //! The `api_key` table: keys stored as hashes, looked up per request, revocable.
 
-use sqlx::sqlite::SqliteRow;
-use sqlx::Row;
-
-use super::{now, Store, StoreError};
+use super::rows::Fields;
+use super::{now, on_pool, Store, StoreError};
 use crate::tenant::Tenant;
 
 /// An API key as listed: everything but the secret, which is not stored.
@@ -32,13 +30,13 @@ pub struct KeyOwner {
 
 const API_KEY_COLUMNS: &str = "api_key_id, tenant, key_prefix, created_at, revoked_at";
 
-fn api_key_from_row(row: &SqliteRow) -> Result<ApiKeyRow, StoreError> {
+fn api_key_from_row(row: &impl Fields) -> Result<ApiKeyRow, StoreError> {
     Ok(ApiKeyRow {
-        api_key_id: row.try_get("api_key_id")?,
-        tenant: row.try_get("tenant")?,
-        key_prefix: row.try_get("key_prefix")?,
-        created_at: row.try_get("created_at")?,
-        revoked_at: row.try_get("revoked_at")?,
+        api_key_id: row.text("api_key_id")?,
+        tenant: row.text("tenant")?,
+        key_prefix: row.text("key_prefix")?,
+        created_at: row.text("created_at")?,
+        revoked_at: row.opt_text("revoked_at")?,
     })
 }
 
@@ -51,52 +49,57 @@ impl Store {
         key_hash: &[u8],
         key_prefix: &str,
     ) -> Result<ApiKeyRow, StoreError> {
-        let row = sqlx::query(&format!(
+        let sql = format!(
             "INSERT INTO api_key (api_key_id, tenant, key_hash, key_prefix, created_at) \
-             VALUES (?, ?, ?, ?, ?) RETURNING {API_KEY_COLUMNS}"
-        ))
+             VALUES ($1, $2, $3, $4, $5) RETURNING {API_KEY_COLUMNS}"
+        );
+        on_pool!(self, p => sqlx::query(&sql)
         .bind(api_key_id)
         .bind(tenant.as_str())
         .bind(key_hash)
         .bind(key_prefix)
         .bind(now())
-        .fetch_one(&self.pool)
-        .await?;
-        api_key_from_row(&row)
+        .fetch_one(p)
+        .await
+        .map(|row| api_key_from_row(&row))?)
     }
 
     /// Every key, revoked ones included, oldest first.
     pub async fn list_api_keys(&self) -> Result<Vec<ApiKeyRow>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "SELECT {API_KEY_COLUMNS} FROM api_key ORDER BY api_key_seq"
-        ))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(api_key_from_row).collect()
+        let sql = format!("SELECT {API_KEY_COLUMNS} FROM api_key ORDER BY api_key_seq");
+        on_pool!(self, p => sqlx::query(&sql)
+        .fetch_all(p)
+        .await?
+        .iter()
+        .map(api_key_from_row)
+        .collect())
     }
 
     /// Revokes a key (idempotent) and returns it.
     pub async fn revoke_api_key(&self, api_key_id: &str) -> Result<ApiKeyRow, StoreError> {
-        let row = sqlx::query(&format!(
-            "UPDATE api_key SET revoked_at = COALESCE(revoked_at, ?) WHERE api_key_id = ? \
+        let sql = format!(
+            "UPDATE api_key SET revoked_at = COALESCE(revoked_at, $1) WHERE api_key_id = $2 \
              RETURNING {API_KEY_COLUMNS}"
-        ))
+        );
+        on_pool!(self, p => sqlx::query(&sql)
         .bind(now())
         .bind(api_key_id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(p)
         .await?
-        .ok_or_else(|| StoreError::NotFound(format!("no API key with id `{api_key_id}`")))?;
-        api_key_from_row(&row)
+        .as_ref()
+        .map(api_key_from_row))
+        .transpose()?
+        .ok_or_else(|| StoreError::NotFound(format!("no API key with id `{api_key_id}`")))
     }
 
     /// The owner of the live (not revoked) key with this hash.
     pub async fn key_owner(&self, key_hash: &[u8]) -> Result<Option<KeyOwner>, StoreError> {
-        let row: Option<(String, String)> = sqlx::query_as(
-            "SELECT api_key_id, tenant FROM api_key WHERE key_hash = ? AND revoked_at IS NULL",
+        let row: Option<(String, String)> = on_pool!(self, p => sqlx::query_as(
+            "SELECT api_key_id, tenant FROM api_key WHERE key_hash = $1 AND revoked_at IS NULL",
         )
         .bind(key_hash)
-        .fetch_optional(&self.pool)
-        .await?;
+        .fetch_optional(p)
+        .await?);
         Ok(row.map(|(api_key_id, tenant)| KeyOwner {
             api_key_id: Some(api_key_id),
             tenant: Tenant::stored(tenant),

@@ -1,9 +1,7 @@
 //! The `dataset` table: uploaded and generated datasets, their statistics and their values.
 
-use sqlx::sqlite::SqliteRow;
-use sqlx::Row;
-
-use super::{now, Store, StoreError};
+use super::rows::Fields;
+use super::{now, on_pool, on_tx, Store, StoreError};
 use crate::tenant::Tenant;
 
 /// A dataset's description as stored, without its values.
@@ -63,22 +61,22 @@ pub struct NewDataset<'a> {
 const DATASET_COLUMNS: &str =
     "dataset_seq, dataset_id, name, rows, columns, feature_names, target_names, summary, created_at";
 
-fn names(row: &SqliteRow, column: &str) -> Result<Vec<String>, StoreError> {
-    let text: String = row.try_get(column)?;
+fn names(row: &impl Fields, column: &str) -> Result<Vec<String>, StoreError> {
+    let text = row.text(column)?;
     serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
 }
 
-fn dataset_from_row(row: &SqliteRow) -> Result<DatasetRow, StoreError> {
+fn dataset_from_row(row: &impl Fields) -> Result<DatasetRow, StoreError> {
     Ok(DatasetRow {
-        seq: row.try_get("dataset_seq")?,
-        dataset_id: row.try_get("dataset_id")?,
-        name: row.try_get("name")?,
-        rows: row.try_get("rows")?,
-        columns: row.try_get("columns")?,
+        seq: row.int("dataset_seq")?,
+        dataset_id: row.text("dataset_id")?,
+        name: row.opt_text("name")?,
+        rows: row.int("rows")?,
+        columns: row.int("columns")?,
         feature_names: names(row, "feature_names")?,
         target_names: names(row, "target_names")?,
-        summary: row.try_get("summary")?,
-        created_at: row.try_get("created_at")?,
+        summary: row.text("summary")?,
+        created_at: row.text("created_at")?,
     })
 }
 
@@ -115,24 +113,27 @@ impl Store {
             serde_json::to_string(names).map_err(|e| StoreError::Corrupt(e.to_string()))
         };
         let columns = (data.feature_names.len() + data.target_names.len()) as i64;
-        let row = sqlx::query(&format!(
+        let sql = format!(
             "INSERT INTO dataset (dataset_id, tenant, name, rows, columns, feature_names, target_names, summary, features, targets, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {DATASET_COLUMNS}"
-        ))
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING {DATASET_COLUMNS}"
+        );
+        let (features, targets) = (to_blob(data.features), to_blob(data.targets));
+        let (feature_names, target_names) = (json(data.feature_names)?, json(data.target_names)?);
+        on_pool!(self, p => sqlx::query(&sql)
         .bind(data.dataset_id)
         .bind(data.tenant.as_str())
         .bind(data.name)
         .bind(data.rows)
         .bind(columns)
-        .bind(json(data.feature_names)?)
-        .bind(json(data.target_names)?)
+        .bind(&feature_names)
+        .bind(&target_names)
         .bind(data.summary)
-        .bind(to_blob(data.features))
-        .bind(to_blob(data.targets))
+        .bind(&features)
+        .bind(&targets)
         .bind(now())
-        .fetch_one(&self.pool)
-        .await?;
-        dataset_from_row(&row)
+        .fetch_one(p)
+        .await
+        .map(|row| dataset_from_row(&row))?)
     }
 
     /// Reads the description of one of `tenant`'s datasets by its public id.
@@ -141,15 +142,16 @@ impl Store {
         tenant: &Tenant,
         dataset_id: &str,
     ) -> Result<DatasetRow, StoreError> {
-        let row = sqlx::query(&format!(
-            "SELECT {DATASET_COLUMNS} FROM dataset WHERE dataset_id = ? AND tenant = ?"
-        ))
+        let sql = format!("SELECT {DATASET_COLUMNS} FROM dataset WHERE dataset_id = $1 AND tenant = $2");
+        on_pool!(self, p => sqlx::query(&sql)
         .bind(dataset_id)
         .bind(tenant.as_str())
-        .fetch_optional(&self.pool)
+        .fetch_optional(p)
         .await?
-        .ok_or_else(|| not_found(dataset_id))?;
-        dataset_from_row(&row)
+        .as_ref()
+        .map(dataset_from_row))
+        .transpose()?
+        .ok_or_else(|| not_found(dataset_id))
     }
 
     /// Reads the description and values of one of `tenant`'s datasets by its public id.
@@ -158,18 +160,19 @@ impl Store {
         tenant: &Tenant,
         dataset_id: &str,
     ) -> Result<(DatasetRow, DatasetValues), StoreError> {
-        let row = sqlx::query(&format!(
-            "SELECT {DATASET_COLUMNS}, features, targets FROM dataset WHERE dataset_id = ? AND tenant = ?"
-        ))
-        .bind(dataset_id)
-        .bind(tenant.as_str())
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or_else(|| not_found(dataset_id))?;
-        let meta = dataset_from_row(&row)?;
+        let sql = format!(
+            "SELECT {DATASET_COLUMNS}, features, targets FROM dataset WHERE dataset_id = $1 AND tenant = $2"
+        );
+        let (meta, features, targets) = on_pool!(self, p => {
+            let row = sqlx::query(&sql)
+                .bind(dataset_id)
+                .bind(tenant.as_str())
+                .fetch_optional(p)
+                .await?
+                .ok_or_else(|| not_found(dataset_id))?;
+            (dataset_from_row(&row)?, row.blob("features")?, row.blob("targets")?)
+        });
         let n = meta.rows as usize;
-        let features: Vec<u8> = row.try_get("features")?;
-        let targets: Vec<u8> = row.try_get("targets")?;
         let values = DatasetValues {
             features: from_blob(&features, n * meta.feature_names.len(), "features")?,
             targets: from_blob(&targets, n * meta.target_names.len(), "targets")?,
@@ -185,17 +188,20 @@ impl Store {
         before_seq: Option<i64>,
         limit: i64,
     ) -> Result<Vec<DatasetRow>, StoreError> {
-        let rows = sqlx::query(&format!(
+        let sql = format!(
             "SELECT {DATASET_COLUMNS} FROM dataset \
-             WHERE tenant = ?3 AND (?1 IS NULL OR dataset_seq < ?1) \
-             ORDER BY dataset_seq DESC LIMIT ?2"
-        ))
+             WHERE tenant = $3 AND ($1 IS NULL OR dataset_seq < $1) \
+             ORDER BY dataset_seq DESC LIMIT $2"
+        );
+        on_pool!(self, p => sqlx::query(&sql)
         .bind(before_seq)
         .bind(limit + 1)
         .bind(tenant.as_str())
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(dataset_from_row).collect()
+        .fetch_all(p)
+        .await?
+        .iter()
+        .map(dataset_from_row)
+        .collect())
     }
 
     /// Deletes one of `tenant`'s datasets unless a queued or running job uses it. Returns the ids of the jobs
@@ -205,31 +211,31 @@ impl Store {
         tenant: &Tenant,
         dataset_id: &str,
     ) -> Result<Vec<String>, StoreError> {
-        // The write lock up front: no job can be queued on the dataset between the check and
-        // the delete.
-        let mut tx = self.begin_write().await?;
-        let exists: Option<i64> = sqlx::query_scalar(
-            "SELECT dataset_seq FROM dataset WHERE dataset_id = ? AND tenant = ?",
+        // The tenant's lock up front (the job submissions of the tenant take it too): no job
+        // can be queued on the dataset between the check and the delete.
+        let mut tx = self.begin_write(Some(tenant.as_str())).await?;
+        let exists: Option<i64> = on_tx!(tx, c => sqlx::query_scalar(
+            "SELECT dataset_seq FROM dataset WHERE dataset_id = $1 AND tenant = $2",
         )
         .bind(dataset_id)
         .bind(tenant.as_str())
-        .fetch_optional(&mut *tx)
-        .await?;
+        .fetch_optional(c)
+        .await?);
         if exists.is_none() {
             return Err(not_found(dataset_id));
         }
-        let users: Vec<String> = sqlx::query_scalar(
-            "SELECT job_id FROM job WHERE dataset_id = ? AND status IN ('queued', 'running') \
+        let users: Vec<String> = on_tx!(tx, c => sqlx::query_scalar(
+            "SELECT job_id FROM job WHERE dataset_id = $1 AND status IN ('queued', 'running') \
              ORDER BY job_seq LIMIT 10",
         )
         .bind(dataset_id)
-        .fetch_all(&mut *tx)
-        .await?;
+        .fetch_all(c)
+        .await?);
         if users.is_empty() {
-            sqlx::query("DELETE FROM dataset WHERE dataset_id = ?")
+            on_tx!(tx, c => sqlx::query("DELETE FROM dataset WHERE dataset_id = $1")
                 .bind(dataset_id)
-                .execute(&mut *tx)
-                .await?;
+                .execute(c)
+                .await?.rows_affected());
         }
         tx.commit().await?;
         Ok(users)

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::{now, Store, StoreError};
+use super::{now, on_pool, on_tx, Store, StoreError};
 use crate::tenant::Tenant;
 
 /// A stored answer, replayed as it was.
@@ -52,11 +52,14 @@ impl Store {
         keep: Duration,
     ) -> Result<IdempotencyClaim, StoreError> {
         let now_unix = unix_now();
-        let mut tx = self.begin_write().await?;
-        sqlx::query("DELETE FROM idempotency WHERE expires_at <= ?")
-            .bind(now_unix)
-            .execute(&mut *tx)
+        // Per tenant and key: two requests with the same key take turns here.
+        let mut tx = self
+            .begin_write(Some(&format!("idempotency:{}:{key}", tenant.as_str())))
             .await?;
+        on_tx!(tx, c => sqlx::query("DELETE FROM idempotency WHERE expires_at <= $1")
+            .bind(now_unix)
+            .execute(c)
+            .await?.rows_affected());
         type Found = (
             Vec<u8>,
             Option<i64>,
@@ -64,27 +67,27 @@ impl Store {
             Option<String>,
             Option<Vec<u8>>,
         );
-        let found: Option<Found> = sqlx::query_as(
+        let found: Option<Found> = on_tx!(tx, c => sqlx::query_as(
             "SELECT request_hash, status, location, content_type, body FROM idempotency \
-             WHERE tenant = ? AND idempotency_key = ?",
+             WHERE tenant = $1 AND idempotency_key = $2",
         )
         .bind(tenant.as_str())
         .bind(key)
-        .fetch_optional(&mut *tx)
-        .await?;
+        .fetch_optional(c)
+        .await?);
         let claim = match found {
             None => {
-                sqlx::query(
+                on_tx!(tx, c => sqlx::query(
                     "INSERT INTO idempotency (tenant, idempotency_key, request_hash, created_at, expires_at) \
-                     VALUES (?, ?, ?, ?, ?)",
+                     VALUES ($1, $2, $3, $4, $5)",
                 )
                 .bind(tenant.as_str())
                 .bind(key)
                 .bind(request_hash)
                 .bind(now())
                 .bind(now_unix.saturating_add(keep.as_secs() as i64))
-                .execute(&mut *tx)
-                .await?;
+                .execute(c)
+                .await?.rows_affected());
                 IdempotencyClaim::Claimed
             }
             Some((hash, _, _, _, _)) if hash != request_hash => IdempotencyClaim::Mismatch,
@@ -110,9 +113,9 @@ impl Store {
         key: &str,
         response: &StoredResponse,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE idempotency SET status = ?, location = ?, content_type = ?, body = ? \
-             WHERE tenant = ? AND idempotency_key = ? AND status IS NULL",
+        on_pool!(self, p => sqlx::query(
+            "UPDATE idempotency SET status = $1, location = $2, content_type = $3, body = $4 \
+             WHERE tenant = $5 AND idempotency_key = $6 AND status IS NULL",
         )
         .bind(i64::from(response.status))
         .bind(response.location.as_deref())
@@ -120,8 +123,8 @@ impl Store {
         .bind(&response.body)
         .bind(tenant.as_str())
         .bind(key)
-        .execute(&self.pool)
-        .await?;
+        .execute(p)
+        .await?.rows_affected());
         Ok(())
     }
 
@@ -131,21 +134,21 @@ impl Store {
         tenant: &Tenant,
         key: &str,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "DELETE FROM idempotency WHERE tenant = ? AND idempotency_key = ? AND status IS NULL",
+        on_pool!(self, p => sqlx::query(
+            "DELETE FROM idempotency WHERE tenant = $1 AND idempotency_key = $2 AND status IS NULL",
         )
         .bind(tenant.as_str())
         .bind(key)
-        .execute(&self.pool)
-        .await?;
+        .execute(p)
+        .await?.rows_affected());
         Ok(())
     }
 
     /// Frees every key a previous process left in flight: no request survives a restart.
     pub async fn release_abandoned_idempotency_keys(&self) -> Result<u64, StoreError> {
-        Ok(sqlx::query("DELETE FROM idempotency WHERE status IS NULL")
-            .execute(&self.pool)
+        Ok(on_pool!(self, p => sqlx::query("DELETE FROM idempotency WHERE status IS NULL")
+            .execute(p)
             .await?
-            .rows_affected())
+            .rows_affected()))
     }
 }

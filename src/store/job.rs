@@ -1,10 +1,11 @@
 //! The `job` table: submission, the queue, status changes.
 
-use sqlx::error::ErrorKind;
-use sqlx::sqlite::SqliteRow;
-use sqlx::Row;
+use std::time::Duration;
 
-use super::{now, Store, StoreError};
+use sqlx::error::ErrorKind;
+
+use super::rows::Fields;
+use super::{now, on_pool, on_tx, Store, StoreError, Tx};
 use crate::tenant::Tenant;
 
 /// A job's lifecycle state.
@@ -169,30 +170,41 @@ const JOB_COLUMNS: &str =
      max_steps, progress_step, stop_reason, result, error, continued_from, created_at, started_at, \
      finished_at";
 
-fn job_from_row(row: &SqliteRow) -> Result<JobRow, StoreError> {
-    let status: String = row.try_get("status")?;
-    let tags: String = row.try_get("tags")?;
+fn job_from_row(row: &impl Fields) -> Result<JobRow, StoreError> {
+    let status = row.text("status")?;
+    let tags = row.text("tags")?;
     Ok(JobRow {
-        seq: row.try_get("job_seq")?,
-        job_id: row.try_get("job_id")?,
-        tenant: Tenant::stored(row.try_get("tenant")?),
-        name: row.try_get("name")?,
+        seq: row.int("job_seq")?,
+        job_id: row.text("job_id")?,
+        tenant: Tenant::stored(row.text("tenant")?),
+        name: row.opt_text("name")?,
         tags: serde_json::from_str(&tags).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-        spec: row.try_get("spec")?,
-        problem_kind: row.try_get("problem_kind")?,
-        optimizer_name: row.try_get("optimizer_name")?,
+        spec: row.text("spec")?,
+        problem_kind: row.text("problem_kind")?,
+        optimizer_name: row.text("optimizer_name")?,
         status: JobStatus::parse(&status)
             .ok_or_else(|| StoreError::Corrupt(format!("job status `{status}`")))?,
-        max_steps: row.try_get("max_steps")?,
-        progress_step: row.try_get("progress_step")?,
-        stop_reason: row.try_get("stop_reason")?,
-        result: row.try_get("result")?,
-        error: row.try_get("error")?,
-        continued_from: row.try_get("continued_from")?,
-        created_at: row.try_get("created_at")?,
-        started_at: row.try_get("started_at")?,
-        finished_at: row.try_get("finished_at")?,
+        max_steps: row.int("max_steps")?,
+        progress_step: row.int("progress_step")?,
+        stop_reason: row.opt_text("stop_reason")?,
+        result: row.opt_text("result")?,
+        error: row.opt_text("error")?,
+        continued_from: row.opt_text("continued_from")?,
+        created_at: row.text("created_at")?,
+        started_at: row.opt_text("started_at")?,
+        finished_at: row.opt_text("finished_at")?,
     })
+}
+
+/// Milliseconds since the Unix epoch: lease deadlines are compared as integers, the same way
+/// on both backends, by the clocks of the worker processes (kept in sync by NTP; a lease is
+/// seconds long, clock skew milliseconds).
+fn unix_millis() -> i64 {
+    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+fn lease_deadline(lease: Duration) -> i64 {
+    unix_millis().saturating_add(lease.as_millis() as i64)
 }
 
 impl Store {
@@ -204,13 +216,17 @@ impl Store {
     pub async fn insert_job(&self, job: NewJob<'_>) -> Result<JobRow, StoreError> {
         let tags =
             serde_json::to_string(job.tags).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let row = sqlx::query(&format!(
+        let sql = format!(
             "INSERT INTO job (job_id, tenant, name, tags, spec, problem_kind, optimizer_name, status, \
                max_steps, dataset_id, continued_from, resume_state, created_at) \
-             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, 'queued', ?8, ?9, ?10, ?11, ?12 \
-             WHERE (SELECT COUNT(*) FROM job WHERE tenant = ?2 AND status IN ('queued', 'running')) < ?13 \
+             SELECT $1, $2, $3, $4, $5, $6, $7, 'queued', $8, $9, $10, $11, $12 \
+             WHERE (SELECT COUNT(*) FROM job WHERE tenant = $2 AND status IN ('queued', 'running')) < $13 \
              RETURNING {JOB_COLUMNS}"
-        ))
+        );
+        // The tenant's lock: the quota's count and the insert see the same jobs, and a
+        // dataset cannot be deleted between its check and the insert.
+        let mut tx = self.begin_write(Some(job.tenant.as_str())).await?;
+        let inserted = on_tx!(tx, c => sqlx::query(&sql)
         .bind(job.job_id)
         .bind(job.tenant.as_str())
         .bind(job.name)
@@ -224,8 +240,9 @@ impl Store {
         .bind(job.resume_state)
         .bind(now())
         .bind(i64::try_from(job.max_active_jobs).unwrap_or(i64::MAX))
-        .fetch_optional(&self.pool)
+        .fetch_optional(c)
         .await
+        .map(|row| row.as_ref().map(job_from_row)))
         .map_err(|e| match e {
             sqlx::Error::Database(db) if db.kind() == ErrorKind::ForeignKeyViolation => {
                 let id = job.dataset_id.unwrap_or_default();
@@ -233,80 +250,92 @@ impl Store {
             }
             other => other.into(),
         })?
+        .transpose()?
         .ok_or(StoreError::TooManyActiveJobs {
             limit: job.max_active_jobs,
         })?;
-        job_from_row(&row)
+        tx.commit().await?;
+        Ok(inserted)
     }
 
     /// How many jobs of `tenant` are queued or running.
     pub async fn count_active_jobs(&self, tenant: &Tenant) -> Result<u64, StoreError> {
-        let count: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM job WHERE tenant = ? AND status IN ('queued', 'running')",
+        let count: i64 = on_pool!(self, p => sqlx::query_scalar(
+            "SELECT COUNT(*) FROM job WHERE tenant = $1 AND status IN ('queued', 'running')",
         )
         .bind(tenant.as_str())
-        .fetch_one(&self.pool)
-        .await?;
+        .fetch_one(p)
+        .await?);
         Ok(count as u64)
     }
 
     /// Reads one of `tenant`'s jobs by its public id (another tenant's job is not found).
     pub async fn get_job(&self, tenant: &Tenant, job_id: &str) -> Result<JobRow, StoreError> {
-        let row = sqlx::query(&format!(
-            "SELECT {JOB_COLUMNS} FROM job WHERE job_id = ? AND tenant = ?"
-        ))
+        let sql = format!("SELECT {JOB_COLUMNS} FROM job WHERE job_id = $1 AND tenant = $2");
+        on_pool!(self, p => sqlx::query(&sql)
         .bind(job_id)
         .bind(tenant.as_str())
-        .fetch_optional(&self.pool)
+        .fetch_optional(p)
         .await?
-        .ok_or_else(|| StoreError::NotFound(format!("no job with id `{job_id}`")))?;
-        job_from_row(&row)
+        .as_ref()
+        .map(job_from_row))
+        .transpose()?
+        .ok_or_else(|| StoreError::NotFound(format!("no job with id `{job_id}`")))
     }
 
-    /// `tenant`'s jobs matching a one-parameter condition on the `job` table, in submission
-    /// order.
+    /// `tenant`'s jobs matching a condition on the `job` table with one parameter, `$2`, in
+    /// submission order.
     pub(super) async fn jobs_where(
         &self,
         tenant: &Tenant,
         condition: &str,
         value: &str,
     ) -> Result<Vec<JobRow>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "SELECT {JOB_COLUMNS} FROM job WHERE tenant = ? AND {condition} ORDER BY job_seq"
-        ))
+        let sql =
+            format!("SELECT {JOB_COLUMNS} FROM job WHERE tenant = $1 AND {condition} ORDER BY job_seq");
+        on_pool!(self, p => sqlx::query(&sql)
         .bind(tenant.as_str())
         .bind(value)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(job_from_row).collect()
+        .fetch_all(p)
+        .await?
+        .iter()
+        .map(job_from_row)
+        .collect())
     }
 
     /// Lists jobs newest first; returns up to `limit + 1` rows so the caller can tell whether
     /// another page follows.
     pub async fn list_jobs(&self, filter: &JobFilter) -> Result<Vec<JobRow>, StoreError> {
-        let rows = sqlx::query(&format!(
+        let tags = self.backend.pick(
+            "json_each(job.tags)",
+            "jsonb_array_elements_text(job.tags::jsonb) AS tag(value)",
+        );
+        let sql = format!(
             "SELECT {JOB_COLUMNS} FROM job \
-             WHERE tenant = ?5 AND (?1 IS NULL OR status = ?1) \
-               AND (?2 IS NULL OR EXISTS (SELECT 1 FROM json_each(job.tags) WHERE value = ?2)) \
-               AND (?3 IS NULL OR job_seq < ?3) \
-             ORDER BY job_seq DESC LIMIT ?4"
-        ))
+             WHERE tenant = $5 AND ($1 IS NULL OR status = $1) \
+               AND ($2 IS NULL OR EXISTS (SELECT 1 FROM {tags} WHERE value = $2)) \
+               AND ($3 IS NULL OR job_seq < $3) \
+             ORDER BY job_seq DESC LIMIT $4"
+        );
+        on_pool!(self, p => sqlx::query(&sql)
         .bind(filter.status.map(JobStatus::as_str))
         .bind(filter.tag.as_deref())
         .bind(filter.before_seq)
         .bind(filter.limit + 1)
         .bind(filter.tenant.as_str())
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(job_from_row).collect()
+        .fetch_all(p)
+        .await?
+        .iter()
+        .map(job_from_row)
+        .collect())
     }
 
     /// How many jobs are in each status (statuses without jobs are left out), for /metrics.
     pub async fn count_jobs_by_status(&self) -> Result<Vec<(JobStatus, i64)>, StoreError> {
-        let rows: Vec<(String, i64)> =
+        let rows: Vec<(String, i64)> = on_pool!(self, p =>
             sqlx::query_as("SELECT status, COUNT(*) FROM job GROUP BY status ORDER BY status")
-                .fetch_all(&self.pool)
-                .await?;
+                .fetch_all(p)
+                .await?);
         rows.into_iter()
             .map(|(status, count)| {
                 JobStatus::parse(&status)
@@ -316,18 +345,77 @@ impl Store {
             .collect()
     }
 
-    /// Takes the oldest queued job and marks it running, atomically: no job is handed to two
-    /// workers.
-    pub async fn claim_next_job(&self) -> Result<Option<JobRow>, StoreError> {
-        let row = sqlx::query(&format!(
-            "UPDATE job SET status = 'running', started_at = ? \
-             WHERE job_seq = (SELECT job_seq FROM job WHERE status = 'queued' ORDER BY job_seq LIMIT 1) \
+    /// Takes the oldest queued job, marks it running and gives `holder` a lease on it, atomically: no job is handed to two workers. On PostgreSQL the
+    /// candidate row is locked with `FOR UPDATE SKIP LOCKED`, so workers claiming at the same
+    /// time take different jobs instead of waiting for each other.
+    pub async fn claim_next_job(&self, holder: &Holder) -> Result<Option<JobRow>, StoreError> {
+        let skip_locked = self.backend.pick("", " FOR UPDATE SKIP LOCKED");
+        let sql = format!(
+            "UPDATE job SET status = 'running', started_at = COALESCE(started_at, $1), \
+               lease_owner = $2, lease_expires_at = $3 \
+             WHERE job_seq = (SELECT job_seq FROM job WHERE status = 'queued' \
+                              ORDER BY job_seq LIMIT 1{skip_locked}) \
              RETURNING {JOB_COLUMNS}"
-        ))
+        );
+        on_pool!(self, p => sqlx::query(&sql)
         .bind(now())
-        .fetch_optional(&self.pool)
-        .await?;
-        row.as_ref().map(job_from_row).transpose()
+        .bind(&holder.worker)
+        .bind(lease_deadline(holder.lease))
+        .fetch_optional(p)
+        .await?
+        .as_ref()
+        .map(job_from_row))
+        .transpose()
+    }
+
+    /// Renews `holder`'s leases on its running jobs until `lease` from now, and returns them
+    /// with their cancel flags: the heartbeat that keeps a job with its worker and carries a
+    /// cancel made through any API process to it. A job of this worker missing from the answer
+    /// was lost (its lease had expired and it went back to the queue).
+    pub async fn renew_leases(&self, holder: &Holder) -> Result<Vec<RenewedLease>, StoreError> {
+        let rows: Vec<(i64, i64)> = on_pool!(self, p => sqlx::query_as(
+            "UPDATE job SET lease_expires_at = $1 \
+             WHERE lease_owner = $2 AND status = 'running' \
+             RETURNING job_seq, cancel_requested",
+        )
+        .bind(lease_deadline(holder.lease))
+        .bind(&holder.worker)
+        .fetch_all(p)
+        .await?);
+        Ok(rows
+            .into_iter()
+            .map(|(seq, cancel)| RenewedLease {
+                seq,
+                cancel_requested: cancel != 0,
+            })
+            .collect())
+    }
+
+    /// Checks, inside a write transaction and before anything else is written, that `holder`
+    /// still holds its lease on job `seq`, and moves the lease's deadline on. The row is locked
+    /// from here to the commit, so a worker that lost its lease can never write after the job
+    /// was handed to another one.
+    pub(super) async fn hold_lease(
+        &self,
+        tx: &mut Tx,
+        seq: i64,
+        holder: &Holder,
+    ) -> Result<(), StoreError> {
+        let held = on_tx!(*tx, c => sqlx::query(
+            "UPDATE job SET lease_expires_at = $1 \
+             WHERE job_seq = $2 AND lease_owner = $3 AND status = 'running'",
+        )
+        .bind(lease_deadline(holder.lease))
+        .bind(seq)
+        .bind(&holder.worker)
+        .execute(c)
+        .await?
+        .rows_affected());
+        if held == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::LeaseLost)
+        }
     }
 
     /// The checkpoints a job's run starts from: `resume_state`, where a continuation of
@@ -337,65 +425,72 @@ impl Store {
         &self,
         seq: i64,
     ) -> Result<(Option<String>, Option<String>), StoreError> {
-        let row: Option<(Option<String>, Option<String>)> =
-            sqlx::query_as("SELECT resume_state, checkpoint FROM job WHERE job_seq = ?")
+        let row: Option<(Option<String>, Option<String>)> = on_pool!(self, p =>
+            sqlx::query_as("SELECT resume_state, checkpoint FROM job WHERE job_seq = $1")
                 .bind(seq)
-                .fetch_optional(&self.pool)
-                .await?;
+                .fetch_optional(p)
+                .await?);
         Ok(row.unwrap_or((None, None)))
     }
 
     /// The checkpoint at the end of a finished job's run.
     pub async fn final_state(&self, seq: i64) -> Result<Option<String>, StoreError> {
-        Ok(
-            sqlx::query_scalar("SELECT final_state FROM job WHERE job_seq = ?")
+        let state: Option<Option<String>> = on_pool!(self, p =>
+            sqlx::query_scalar("SELECT final_state FROM job WHERE job_seq = $1")
                 .bind(seq)
-                .fetch_optional(&self.pool)
-                .await?
-                .flatten(),
-        )
+                .fetch_optional(p)
+                .await?);
+        Ok(state.flatten())
     }
 
     /// Whether a cancel was requested for a running job.
     pub async fn cancel_requested(&self, seq: i64) -> Result<bool, StoreError> {
-        let flag: Option<i64> =
-            sqlx::query_scalar("SELECT cancel_requested FROM job WHERE job_seq = ?")
+        let flag: Option<i64> = on_pool!(self, p =>
+            sqlx::query_scalar("SELECT cancel_requested FROM job WHERE job_seq = $1")
                 .bind(seq)
-                .fetch_optional(&self.pool)
-                .await?;
+                .fetch_optional(p)
+                .await?);
         Ok(flag.unwrap_or(0) != 0)
     }
 
-    /// Cancels a job: a queued one at once, a running one by setting its flag (the worker stops
-    /// it at its next step). Finished jobs are left as they are.
+    /// Cancels a job: a queued one at once, a running one by setting its flag (its worker,
+    /// in whichever process, stops it at its next step or heartbeat). Finished jobs are left as
+    /// they are.
     pub async fn request_cancel(
         &self,
         tenant: &Tenant,
         job_id: &str,
     ) -> Result<JobRow, StoreError> {
-        sqlx::query(
+        on_pool!(self, p => sqlx::query(
             "UPDATE job SET \
                status = CASE status WHEN 'queued' THEN 'cancelled' ELSE status END, \
                stop_reason = CASE status WHEN 'queued' THEN 'cancelled' ELSE stop_reason END, \
-               finished_at = CASE status WHEN 'queued' THEN ?1 ELSE finished_at END, \
+               finished_at = CASE status WHEN 'queued' THEN $1 ELSE finished_at END, \
                cancel_requested = CASE WHEN status IN ('queued', 'running') THEN 1 ELSE cancel_requested END \
-             WHERE job_id = ?2 AND tenant = ?3",
+             WHERE job_id = $2 AND tenant = $3",
         )
         .bind(now())
         .bind(job_id)
         .bind(tenant.as_str())
-        .execute(&self.pool)
-        .await?;
+        .execute(p)
+        .await?.rows_affected());
         self.get_job(tenant, job_id).await
     }
 
     /// Records how a run ended, with the checkpoint a continuation would start from (the
-    /// periodic recovery checkpoint is no longer needed).
-    pub async fn finish_job(&self, seq: i64, ending: &JobEnding<'_>) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE job SET status = ?, stop_reason = ?, progress_step = ?, result = ?, error = ?, \
-               final_state = ?, finished_at = ?, checkpoint = NULL, checkpoint_step = NULL \
-             WHERE job_seq = ?",
+    /// periodic recovery checkpoint is no longer needed) — if `holder` still holds the job
+    /// ([`StoreError::LeaseLost`] if not: the worker that holds it now records the end).
+    pub async fn finish_job(
+        &self,
+        seq: i64,
+        holder: &Holder,
+        ending: &JobEnding<'_>,
+    ) -> Result<(), StoreError> {
+        let finished = on_pool!(self, p => sqlx::query(
+            "UPDATE job SET status = $1, stop_reason = $2, progress_step = $3, result = $4, \
+               error = $5, final_state = $6, finished_at = $7, checkpoint = NULL, \
+               checkpoint_step = NULL, lease_owner = NULL, lease_expires_at = NULL \
+             WHERE job_seq = $8 AND lease_owner = $9 AND status = 'running'",
         )
         .bind(ending.status.as_str())
         .bind(ending.stop_reason)
@@ -405,9 +500,15 @@ impl Store {
         .bind(ending.final_state)
         .bind(now())
         .bind(seq)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        .bind(&holder.worker)
+        .execute(p)
+        .await?
+        .rows_affected());
+        if finished == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::LeaseLost)
+        }
     }
 
     /// Deletes a finished job and its history. Returns the job as it was, or `None` if it is
@@ -418,106 +519,144 @@ impl Store {
         job_id: &str,
     ) -> Result<Option<JobRow>, StoreError> {
         let job = self.get_job(tenant, job_id).await?;
-        let mut tx = self.begin_write().await?;
-        let deleted = sqlx::query(
-            "DELETE FROM job WHERE job_seq = ? AND status IN ('succeeded', 'failed', 'cancelled')",
+        let mut tx = self.begin_write(None).await?;
+        let deleted = on_tx!(tx, c => sqlx::query(
+            "DELETE FROM job WHERE job_seq = $1 AND status IN ('succeeded', 'failed', 'cancelled')",
         )
         .bind(job.seq)
-        .execute(&mut *tx)
+        .execute(c)
         .await?
-        .rows_affected();
+        .rows_affected());
         if deleted == 1 {
-            sqlx::query("DELETE FROM step WHERE job_seq = ?")
+            on_tx!(tx, c => sqlx::query("DELETE FROM step WHERE job_seq = $1")
                 .bind(job.seq)
-                .execute(&mut *tx)
-                .await?;
+                .execute(c)
+                .await?.rows_affected());
         }
         tx.commit().await?;
         Ok((deleted == 1).then_some(job))
     }
 
-    /// Puts jobs left `running` by a process that died back in the queue, or fails them once
-    /// they have been resumed `max_attempts` times without finishing. A job with a stored
-    /// checkpoint keeps its history before the checkpoint's step (the resumed run records that
-    /// step again); one without restarts from its beginning with no history. The run picks
-    /// the checkpoint up through [`Store::run_state`].
+    /// Puts running jobs whose worker is gone back in the queue, or fails them once they have
+    /// been resumed `max_attempts` times without finishing. With `all_running`, every running
+    /// job counts as abandoned (a SQLite process starting: it is the only one); otherwise only
+    /// those whose lease expired (PostgreSQL, where other workers are alive). A job with a
+    /// stored checkpoint keeps its history before the checkpoint's step (the resumed run
+    /// records that step again); one without restarts from its beginning with no history. The
+    /// run picks the checkpoint up through [`Store::run_state`].
     pub async fn recover_interrupted_jobs(
         &self,
         max_attempts: u32,
+        all_running: bool,
     ) -> Result<Recovery, StoreError> {
-        let mut tx = self.begin_write().await?;
         let message = format!(
-            "the server stopped while this job was running, and it was resumed {max_attempts} \
+            "the worker running this job stopped, and it was resumed {max_attempts} \
              times without finishing; submit it again, with fewer steps or a smaller problem \
-             if it is what brings the server down"
+             if it is what brings the workers down"
         );
-        let failed = sqlx::query(
-            "UPDATE job SET status = 'failed', stop_reason = 'interrupted', \
-               error = json_object('step', progress_step, 'message', ?), finished_at = ? \
-             WHERE status = 'running' AND resume_attempts >= ?",
-        )
-        .bind(message)
-        .bind(now())
-        .bind(max_attempts)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        let resumed: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM job WHERE status = 'running' AND checkpoint IS NOT NULL",
-        )
-        .fetch_one(&mut *tx)
-        .await?;
-        // Without a checkpoint, every record goes (COALESCE to the lowest step).
-        sqlx::query(
-            "DELETE FROM step WHERE job_seq IN (SELECT job_seq FROM job WHERE status = 'running') \
-               AND step >= (SELECT COALESCE(job.checkpoint_step, -1) FROM job \
-                            WHERE job.job_seq = step.job_seq)",
-        )
-        .execute(&mut *tx)
-        .await?;
-        let requeued = sqlx::query(
-            "UPDATE job SET status = 'queued', resume_attempts = resume_attempts + 1, \
-               progress_step = COALESCE((SELECT MAX(step) FROM step WHERE step.job_seq = job.job_seq), 0) \
-             WHERE status = 'running'",
-        )
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        let mut tx = self.begin_write(None).await?;
+        // Lock the abandoned rows first: a worker whose lease just expired and that is still
+        // writing waits for this transaction, then finds its lease gone.
+        let lock = self.backend.pick("", " FOR UPDATE SKIP LOCKED");
+        let abandoned: Vec<(i64, i64, Option<i64>, i64)> = on_tx!(tx, c => sqlx::query_as(&format!(
+            "SELECT job_seq, resume_attempts, checkpoint_step, progress_step FROM job \
+             WHERE status = 'running' AND ($1 OR lease_expires_at IS NULL OR lease_expires_at < $2) \
+             ORDER BY job_seq{lock}"
+        ))
+        .bind(all_running)
+        .bind(unix_millis())
+        .fetch_all(c)
+        .await?);
+        let mut recovery = Recovery::default();
+        for (seq, attempts, checkpoint_step, progress_step) in abandoned {
+            if attempts >= i64::from(max_attempts) {
+                let error = serde_json::json!({ "step": progress_step, "message": message }).to_string();
+                on_tx!(tx, c => sqlx::query(
+                    "UPDATE job SET status = 'failed', stop_reason = 'interrupted', error = $1, \
+                       finished_at = $2, lease_owner = NULL, lease_expires_at = NULL \
+                     WHERE job_seq = $3",
+                )
+                .bind(error)
+                .bind(now())
+                .bind(seq)
+                .execute(c)
+                .await?.rows_affected());
+                recovery.failed += 1;
+                continue;
+            }
+            // Without a checkpoint, every record goes.
+            on_tx!(tx, c => sqlx::query("DELETE FROM step WHERE job_seq = $1 AND step >= $2")
+                .bind(seq)
+                .bind(checkpoint_step.unwrap_or(-1))
+                .execute(c)
+                .await?.rows_affected());
+            on_tx!(tx, c => sqlx::query(
+                "UPDATE job SET status = 'queued', resume_attempts = resume_attempts + 1, \
+                   lease_owner = NULL, lease_expires_at = NULL, \
+                   progress_step = COALESCE((SELECT MAX(step) FROM step WHERE step.job_seq = job.job_seq), 0) \
+                 WHERE job_seq = $1",
+            )
+            .bind(seq)
+            .execute(c)
+            .await?.rows_affected());
+            if checkpoint_step.is_some() {
+                recovery.resumed += 1;
+            } else {
+                recovery.restarted += 1;
+            }
+        }
         tx.commit().await?;
-        Ok(Recovery {
-            resumed: resumed as u64,
-            restarted: requeued - resumed as u64,
-            failed,
-        })
+        Ok(recovery)
     }
 
-    /// Puts a job this process stopped for shutdown back in the queue, to resume from
+    /// Puts a job this worker stopped for shutdown back in the queue, to resume from
     /// `checkpoint` (made at `step`, whose record the resumed run makes again).
     pub async fn requeue_job(
         &self,
         seq: i64,
+        holder: &Holder,
         step: u64,
         checkpoint: &str,
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
-        sqlx::query("DELETE FROM step WHERE job_seq = ? AND step >= ?")
+        let mut tx = self.begin_write(None).await?;
+        self.hold_lease(&mut tx, seq, holder).await?;
+        on_tx!(tx, c => sqlx::query("DELETE FROM step WHERE job_seq = $1 AND step >= $2")
             .bind(seq)
             .bind(step as i64)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(
-            "UPDATE job SET status = 'queued', checkpoint = ?, checkpoint_step = ?, \
+            .execute(c)
+            .await?.rows_affected());
+        on_tx!(tx, c => sqlx::query(
+            "UPDATE job SET status = 'queued', checkpoint = $1, checkpoint_step = $2, \
+               lease_owner = NULL, lease_expires_at = NULL, \
                progress_step = COALESCE((SELECT MAX(step) FROM step WHERE step.job_seq = job.job_seq), 0) \
-             WHERE job_seq = ? AND status = 'running'",
+             WHERE job_seq = $3",
         )
         .bind(checkpoint)
         .bind(step as i64)
         .bind(seq)
-        .execute(&mut *tx)
-        .await?;
+        .execute(c)
+        .await?.rows_affected());
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// A worker, as the holder of leases on the jobs it runs.
+#[derive(Debug, Clone)]
+pub struct Holder {
+    /// Unique per worker process (host, process id and a random part).
+    pub worker: String,
+    /// How long a lease lasts without renewal.
+    pub lease: Duration,
+}
+
+/// A lease renewed by [`Store::renew_leases`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RenewedLease {
+    /// The job.
+    pub seq: i64,
+    /// Whether a client asked to cancel it.
+    pub cancel_requested: bool,
 }
 
 /// What [`Store::recover_interrupted_jobs`] did.

@@ -1,15 +1,15 @@
 //! The `step` table: step histories, written in batches and read by keyset.
 
-use sqlx::sqlite::SqliteRow;
-use sqlx::{QueryBuilder, Row, Sqlite};
+use sqlx::QueryBuilder;
 
 use saddle_numeric::model::Metrics;
 use saddle_numeric::StepRecord;
 
-use super::{Store, StoreError};
+use super::rows::Fields;
+use super::{on_tx, on_pool, Holder, Store, StoreError};
 
 /// Rows per multi-row INSERT: 1000 rows × 13 columns stays well under SQLite's limit of
-/// 32 766 bound variables.
+/// 32 766 bound variables and PostgreSQL's of 65 535.
 const ROWS_PER_INSERT: usize = 1000;
 const STEP_COLUMNS: &str = "step, loss, grad_norm, lr, momentum, evaluations, epoch, \
      train_loss, train_accuracy, val_loss, val_accuracy";
@@ -123,8 +123,8 @@ fn nan_to_null(v: f64) -> Option<f64> {
     (!v.is_nan()).then_some(v)
 }
 
-fn step_from_row(row: &SqliteRow) -> Result<StepRow, StoreError> {
-    let params: Option<Vec<u8>> = row.try_get("params")?;
+fn step_from_row(row: &impl Fields) -> Result<StepRow, StoreError> {
+    let params = row.opt_blob("params")?;
     let params = params
         .map(|bytes| {
             if bytes.len() % 8 != 0 {
@@ -137,23 +137,23 @@ fn step_from_row(row: &SqliteRow) -> Result<StepRow, StoreError> {
         })
         .transpose()?;
     let real = |name: &str| -> Result<f64, StoreError> {
-        Ok(row.try_get::<Option<f64>, _>(name)?.unwrap_or(f64::NAN))
+        Ok(row.opt_real(name)?.unwrap_or(f64::NAN))
     };
     Ok(StepRow {
-        step: row.try_get("step")?,
+        step: row.int("step")?,
         loss: real("loss")?,
         grad_norm: real("grad_norm")?,
         lr: real("lr")?,
-        momentum: row.try_get("momentum")?,
-        evaluations: row.try_get("evaluations")?,
-        epoch: row.try_get("epoch")?,
-        metrics: match row.try_get::<Option<f64>, _>("train_loss")? {
+        momentum: row.opt_real("momentum")?,
+        evaluations: row.int("evaluations")?,
+        epoch: row.opt_int("epoch")?,
+        metrics: match row.opt_real("train_loss")? {
             None => None,
             Some(train_loss) => Some(Metrics {
                 train_loss,
-                train_accuracy: row.try_get("train_accuracy")?,
-                val_loss: row.try_get("val_loss")?,
-                val_accuracy: row.try_get("val_accuracy")?,
+                train_accuracy: row.opt_real("train_accuracy")?,
+                val_loss: row.opt_real("val_loss")?,
+                val_accuracy: row.opt_real("val_accuracy")?,
             }),
         },
         params,
@@ -162,9 +162,16 @@ fn step_from_row(row: &SqliteRow) -> Result<StepRow, StoreError> {
 
 impl Store {
     /// Stores a batch of records of job `seq` and moves the job's progress to its last step,
-    /// in one `BEGIN IMMEDIATE` transaction of multi-row INSERTs.
-    pub async fn insert_steps(&self, seq: i64, batch: &StepBatch) -> Result<(), StoreError> {
-        self.insert_steps_with_checkpoint(seq, batch, None).await
+    /// in one transaction of multi-row INSERTs — if `holder` still holds the job
+    /// ([`StoreError::LeaseLost`] if not, and nothing is written).
+    pub async fn insert_steps(
+        &self,
+        seq: i64,
+        holder: &Holder,
+        batch: &StepBatch,
+    ) -> Result<(), StoreError> {
+        self.insert_steps_with_checkpoint(seq, holder, batch, None)
+            .await
     }
 
     /// Stores a batch of records like [`Store::insert_steps`] and, in the same transaction,
@@ -173,54 +180,65 @@ impl Store {
     pub async fn insert_steps_with_checkpoint(
         &self,
         seq: i64,
+        holder: &Holder,
         batch: &StepBatch,
         checkpoint: Option<(u64, &str)>,
     ) -> Result<(), StoreError> {
         if batch.is_empty() && checkpoint.is_none() {
             return Ok(());
         }
-        let _turn = self.history_gate.lock().await;
-        let mut tx = self.begin_write().await?;
+        // SQLite has one writer at a time anyway: queue for it here, in order.
+        let _turn = match self.backend {
+            super::Backend::Sqlite => Some(self.history_gate.lock().await),
+            super::Backend::Postgres => None,
+        };
+        let mut tx = self.begin_write(None).await?;
+        // The lease first: its row lock fences out a worker that lost the job.
+        self.hold_lease(&mut tx, seq, holder).await?;
         let mut start = 0;
         while start < batch.len() {
             let end = (start + ROWS_PER_INSERT).min(batch.len());
-            let mut insert: QueryBuilder<'_, Sqlite> = QueryBuilder::new(
-                "INSERT INTO step (job_seq, step, loss, grad_norm, lr, momentum, evaluations, epoch, \
-                 train_loss, train_accuracy, val_loss, val_accuracy, params) ",
-            );
-            insert.push_values(start..end, |mut row, i| {
-                let m = batch.metrics[i];
-                row.push_bind(seq)
-                    .push_bind(batch.steps[i])
-                    .push_bind(nan_to_null(batch.loss[i]))
-                    .push_bind(nan_to_null(batch.grad_norm[i]))
-                    .push_bind(nan_to_null(batch.lr[i]))
-                    .push_bind(batch.momentum[i].and_then(nan_to_null))
-                    .push_bind(batch.evaluations[i])
-                    .push_bind(batch.epoch[i])
-                    .push_bind(m.map(|m| m.train_loss).and_then(nan_to_null))
-                    .push_bind(m.and_then(|m| m.train_accuracy))
-                    .push_bind(m.and_then(|m| m.val_loss).and_then(nan_to_null))
-                    .push_bind(m.and_then(|m| m.val_accuracy))
-                    .push_bind(batch.params_of(i));
+            on_tx!(tx, c => {
+                let mut insert = QueryBuilder::new(
+                    "INSERT INTO step (job_seq, step, loss, grad_norm, lr, momentum, evaluations, epoch, \
+                     train_loss, train_accuracy, val_loss, val_accuracy, params) ",
+                );
+                insert.push_values(start..end, |mut row, i| {
+                    let m = batch.metrics[i];
+                    row.push_bind(seq)
+                        .push_bind(batch.steps[i])
+                        .push_bind(nan_to_null(batch.loss[i]))
+                        .push_bind(nan_to_null(batch.grad_norm[i]))
+                        .push_bind(nan_to_null(batch.lr[i]))
+                        .push_bind(batch.momentum[i].and_then(nan_to_null))
+                        .push_bind(batch.evaluations[i])
+                        .push_bind(batch.epoch[i])
+                        .push_bind(m.map(|m| m.train_loss).and_then(nan_to_null))
+                        .push_bind(m.and_then(|m| m.train_accuracy))
+                        .push_bind(m.and_then(|m| m.val_loss).and_then(nan_to_null))
+                        .push_bind(m.and_then(|m| m.val_accuracy))
+                        .push_bind(batch.params_of(i));
+                });
+                insert.build().execute(c).await?.rows_affected()
             });
-            insert.build().execute(&mut *tx).await?;
             start = end;
         }
         if let Some(last) = batch.last_step() {
-            sqlx::query("UPDATE job SET progress_step = ? WHERE job_seq = ?")
+            on_tx!(tx, c => sqlx::query("UPDATE job SET progress_step = $1 WHERE job_seq = $2")
                 .bind(last)
                 .bind(seq)
-                .execute(&mut *tx)
-                .await?;
+                .execute(c)
+                .await?.rows_affected());
         }
         if let Some((step, state)) = checkpoint {
-            sqlx::query("UPDATE job SET checkpoint = ?, checkpoint_step = ? WHERE job_seq = ?")
-                .bind(state)
-                .bind(step as i64)
-                .bind(seq)
-                .execute(&mut *tx)
-                .await?;
+            on_tx!(tx, c => sqlx::query(
+                "UPDATE job SET checkpoint = $1, checkpoint_step = $2 WHERE job_seq = $3",
+            )
+            .bind(state)
+            .bind(step as i64)
+            .bind(seq)
+            .execute(c)
+            .await?.rows_affected());
         }
         tx.commit().await?;
         Ok(())
@@ -237,29 +255,33 @@ impl Store {
         let params = if with_params {
             "params"
         } else {
-            "NULL AS params"
+            // PostgreSQL's NULL has no type of its own: it gets BYTEA's.
+            self.backend
+                .pick("NULL AS params", "CAST(NULL AS bytea) AS params")
         };
-        let rows = sqlx::query(&format!(
+        let sql = format!(
             "SELECT {STEP_COLUMNS}, {params} FROM step \
-             WHERE job_seq = ? AND step > ? ORDER BY step LIMIT ?"
-        ))
+             WHERE job_seq = $1 AND step > $2 ORDER BY step LIMIT $3"
+        );
+        on_pool!(self, p => sqlx::query(&sql)
         .bind(seq)
         .bind(after_step)
         .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(step_from_row).collect()
+        .fetch_all(p)
+        .await?
+        .iter()
+        .map(step_from_row)
+        .collect())
     }
 
     /// The number of records of job `seq` with step > `after_step`.
     pub async fn count_steps(&self, seq: i64, after_step: i64) -> Result<i64, StoreError> {
-        Ok(
-            sqlx::query_scalar("SELECT COUNT(*) FROM step WHERE job_seq = ? AND step > ?")
+        Ok(on_pool!(self, p =>
+            sqlx::query_scalar("SELECT COUNT(*) FROM step WHERE job_seq = $1 AND step > $2")
                 .bind(seq)
                 .bind(after_step)
-                .fetch_one(&self.pool)
-                .await?,
-        )
+                .fetch_one(p)
+                .await?))
     }
 
     /// Reads the records at the given ranks (0-based positions in step order among the records
@@ -274,22 +296,31 @@ impl Store {
         let params = if with_params {
             "params"
         } else {
-            "NULL AS params"
+            // PostgreSQL's NULL has no type of its own: it gets BYTEA's.
+            self.backend
+                .pick("NULL AS params", "CAST(NULL AS bytea) AS params")
         };
         let ranks = serde_json::to_string(ranks).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let rows = sqlx::query(&format!(
+        let rank_list = self.backend.pick(
+            "SELECT value FROM json_each($3)",
+            "SELECT value::bigint FROM jsonb_array_elements_text($3::jsonb) AS r(value)",
+        );
+        let sql = format!(
             "WITH ranked AS ( \
                SELECT {STEP_COLUMNS}, params, \
                       ROW_NUMBER() OVER (ORDER BY step) - 1 AS rank \
-               FROM step WHERE job_seq = ? AND step > ?) \
+               FROM step WHERE job_seq = $1 AND step > $2) \
              SELECT {STEP_COLUMNS}, {params} FROM ranked \
-             WHERE rank IN (SELECT value FROM json_each(?)) ORDER BY step"
-        ))
+             WHERE rank IN ({rank_list}) ORDER BY step"
+        );
+        on_pool!(self, p => sqlx::query(&sql)
         .bind(seq)
         .bind(after_step)
-        .bind(ranks)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(step_from_row).collect()
+        .bind(&ranks)
+        .fetch_all(p)
+        .await?
+        .iter()
+        .map(step_from_row)
+        .collect())
     }
 }

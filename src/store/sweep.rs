@@ -1,9 +1,7 @@
 //! The `sweep` table and the jobs that belong to a sweep.
 
-use sqlx::sqlite::SqliteRow;
-use sqlx::Row;
-
-use super::{now, JobRow, Store, StoreError};
+use super::rows::Fields;
+use super::{now, on_pool, JobRow, Store, StoreError};
 use crate::tenant::Tenant;
 
 /// A sweep as stored.
@@ -23,15 +21,15 @@ pub struct SweepRow {
     pub created_at: String,
 }
 
-fn sweep_from_row(row: &SqliteRow) -> Result<SweepRow, StoreError> {
-    let tags: String = row.try_get("tags")?;
+fn sweep_from_row(row: &impl Fields) -> Result<SweepRow, StoreError> {
+    let tags = row.text("tags")?;
     Ok(SweepRow {
-        seq: row.try_get("sweep_seq")?,
-        sweep_id: row.try_get("sweep_id")?,
-        name: row.try_get("name")?,
+        seq: row.int("sweep_seq")?,
+        sweep_id: row.text("sweep_id")?,
+        name: row.opt_text("name")?,
         tags: serde_json::from_str(&tags).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-        spec: row.try_get("spec")?,
-        created_at: row.try_get("created_at")?,
+        spec: row.text("spec")?,
+        created_at: row.text("created_at")?,
     })
 }
 
@@ -49,42 +47,44 @@ impl Store {
         spec: &str,
     ) -> Result<SweepRow, StoreError> {
         let tags = serde_json::to_string(tags).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let row = sqlx::query(&format!(
-            "INSERT INTO sweep (tenant, sweep_id, name, tags, spec, created_at) VALUES (?, ?, ?, ?, ?, ?) \
-             RETURNING {SWEEP_COLUMNS}"
-        ))
+        let sql = format!(
+            "INSERT INTO sweep (tenant, sweep_id, name, tags, spec, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING {SWEEP_COLUMNS}"
+        );
+        on_pool!(self, p => sqlx::query(&sql)
         .bind(tenant.as_str())
         .bind(sweep_id)
         .bind(name)
-        .bind(tags)
+        .bind(&tags)
         .bind(spec)
         .bind(now())
-        .fetch_one(&self.pool)
-        .await?;
-        sweep_from_row(&row)
+        .fetch_one(p)
+        .await
+        .map(|row| sweep_from_row(&row))?)
     }
 
     /// Marks a job as part of a sweep.
     pub async fn link_job_to_sweep(&self, job_seq: i64, sweep_id: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE job SET sweep_id = ? WHERE job_seq = ?")
+        on_pool!(self, p => sqlx::query("UPDATE job SET sweep_id = $1 WHERE job_seq = $2")
             .bind(sweep_id)
             .bind(job_seq)
-            .execute(&self.pool)
-            .await?;
+            .execute(p)
+            .await?.rows_affected());
         Ok(())
     }
 
     /// Reads one of `tenant`'s sweeps by its public id.
     pub async fn get_sweep(&self, tenant: &Tenant, sweep_id: &str) -> Result<SweepRow, StoreError> {
-        let row = sqlx::query(&format!(
-            "SELECT {SWEEP_COLUMNS} FROM sweep WHERE sweep_id = ? AND tenant = ?"
-        ))
+        let sql = format!("SELECT {SWEEP_COLUMNS} FROM sweep WHERE sweep_id = $1 AND tenant = $2");
+        on_pool!(self, p => sqlx::query(&sql)
         .bind(sweep_id)
         .bind(tenant.as_str())
-        .fetch_optional(&self.pool)
+        .fetch_optional(p)
         .await?
-        .ok_or_else(|| StoreError::NotFound(format!("no sweep with id `{sweep_id}`")))?;
-        sweep_from_row(&row)
+        .as_ref()
+        .map(sweep_from_row))
+        .transpose()?
+        .ok_or_else(|| StoreError::NotFound(format!("no sweep with id `{sweep_id}`")))
     }
 
     /// Lists `tenant`'s sweeps newest first, `limit + 1` rows from before `before_seq`.
@@ -94,16 +94,19 @@ impl Store {
         before_seq: Option<i64>,
         limit: i64,
     ) -> Result<Vec<SweepRow>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "SELECT {SWEEP_COLUMNS} FROM sweep WHERE tenant = ?3 AND (?1 IS NULL OR sweep_seq < ?1) \
-             ORDER BY sweep_seq DESC LIMIT ?2"
-        ))
+        let sql = format!(
+            "SELECT {SWEEP_COLUMNS} FROM sweep WHERE tenant = $3 AND ($1 IS NULL OR sweep_seq < $1) \
+             ORDER BY sweep_seq DESC LIMIT $2"
+        );
+        on_pool!(self, p => sqlx::query(&sql)
         .bind(before_seq)
         .bind(limit + 1)
         .bind(tenant.as_str())
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(sweep_from_row).collect()
+        .fetch_all(p)
+        .await?
+        .iter()
+        .map(sweep_from_row)
+        .collect())
     }
 
     /// The jobs of one of `tenant`'s sweeps, in submission order.
@@ -112,7 +115,7 @@ impl Store {
         tenant: &Tenant,
         sweep_id: &str,
     ) -> Result<Vec<JobRow>, StoreError> {
-        self.jobs_where(tenant, "sweep_id = ?", sweep_id).await
+        self.jobs_where(tenant, "sweep_id = $2", sweep_id).await
     }
 
     /// The first step whose loss is at or below `target`, if the job reached it.
@@ -121,12 +124,11 @@ impl Store {
         job_seq: i64,
         target: f64,
     ) -> Result<Option<i64>, StoreError> {
-        Ok(
-            sqlx::query_scalar("SELECT MIN(step) FROM step WHERE job_seq = ? AND loss <= ?")
+        Ok(on_pool!(self, p =>
+            sqlx::query_scalar("SELECT MIN(step) FROM step WHERE job_seq = $1 AND loss <= $2")
                 .bind(job_seq)
                 .bind(target)
-                .fetch_one(&self.pool)
-                .await?,
-        )
+                .fetch_one(p)
+                .await?))
     }
 }

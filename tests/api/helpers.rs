@@ -6,7 +6,7 @@ use reqwest::{Client, Response, StatusCode};
 use serde_json::{json, Value};
 use tempfile::TempDir;
 
-use saddle::config::{AuthMode, ServeConfig};
+use saddle::config::{AuthMode, Role, ServeConfig};
 use saddle::startup::Application;
 
 /// A running server and a client for it.
@@ -47,6 +47,11 @@ pub fn test_config(dir: &TempDir) -> ServeConfig {
         rate_limit_rps: 0.0,
         rate_limit_burst: 200,
         max_seconds_limit: 86_400.0,
+        // -- many processes on PostgreSQL (issue 9) --
+        role: Role::All,
+        db_max_connections: None,
+        lease_seconds: 15.0,
+        heartbeat_seconds: 1.0,
     }
 }
 

@@ -254,7 +254,7 @@ async fn wait_in_progress(db: &Path, ids: &[String], checkpointed: bool) {
                 "SELECT status, progress_step, checkpoint_step FROM job WHERE job_id = ?",
             )
             .bind(id)
-            .fetch_one(store.pool())
+            .fetch_one(store.sqlite_pool().unwrap())
             .await
             .unwrap();
             states.push(state);
@@ -293,7 +293,7 @@ async fn checkpoints(db: &Path, ids: &[String]) -> Vec<i64> {
         let (step, max): (Option<i64>, i64) =
             sqlx::query_as("SELECT checkpoint_step, max_steps FROM job WHERE job_id = ?")
                 .bind(id)
-                .fetch_one(store.pool())
+                .fetch_one(store.sqlite_pool().unwrap())
                 .await
                 .unwrap();
         let step = step.unwrap_or_else(|| panic!("job {id} has no checkpoint"));
@@ -375,7 +375,7 @@ async fn sigterm_queues_running_jobs_again_and_they_finish_after_the_restart() {
              FROM job WHERE job_id = ?",
         )
         .bind(id)
-        .fetch_one(store.pool())
+        .fetch_one(store.sqlite_pool().unwrap())
         .await
         .unwrap();
         assert_eq!(status, "queued", "job {id}");
@@ -416,7 +416,7 @@ async fn a_job_left_running_after_three_resumes_is_failed_with_the_reason() {
     let store = Store::connect(&url).await.unwrap();
     sqlx::query("UPDATE job SET status = 'running', resume_attempts = 3 WHERE job_id = ?")
         .bind(&id)
-        .execute(store.pool())
+        .execute(store.sqlite_pool().unwrap())
         .await
         .unwrap();
     store.close().await;
