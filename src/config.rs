@@ -29,7 +29,7 @@ pub struct Cli {
 impl Cli {
     /// The subcommand, `serve` with the top-level flags when none was given.
     pub fn into_command(self) -> Command {
-        self.command.unwrap_or(Command::Serve(self.serve))
+        self.command.unwrap_or(Command::Serve(Box::new(self.serve)))
     }
 }
 
@@ -37,7 +37,7 @@ impl Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the HTTP API and the job workers (the default).
-    Serve(ServeConfig),
+    Serve(Box<ServeConfig>),
     /// Print the OpenAPI document generated from the code.
     Openapi,
     /// Create, list and revoke API keys, in the database directly (the server may be running).
@@ -320,7 +320,9 @@ impl ServeConfig {
     pub fn lease(&self) -> crate::jobs::Lease {
         crate::jobs::Lease {
             duration: Duration::from_secs_f64(self.lease_seconds),
-            heartbeat: Duration::from_secs_f64(self.heartbeat_seconds.min(self.lease_seconds / 2.0)),
+            heartbeat: Duration::from_secs_f64(
+                self.heartbeat_seconds.min(self.lease_seconds / 2.0),
+            ),
         }
     }
 }

@@ -21,7 +21,7 @@ fn main() -> std::process::ExitCode {
                     return std::process::ExitCode::FAILURE;
                 }
             };
-            let code = runtime.block_on(serve(config));
+            let code = runtime.block_on(serve(*config));
             // Dropping the runtime would wait for every job thread; the shutdown bound is
             // already spent, and such a job resumes from its checkpoint at the next start.
             runtime.shutdown_timeout(RUNTIME_SHUTDOWN_WAIT);

@@ -207,19 +207,24 @@ pub async fn get_metrics(State(state): State<AppState>) -> Result<Response, ApiE
          # HELP saddle_steps_total Optimizer steps executed by this process (rate() gives steps per second).\n\
          # TYPE saddle_steps_total counter\n\
          saddle_steps_total {}\n\
-         # HELP saddle_db_write_lock_waits_total Write transactions whose BEGIN IMMEDIATE waited \
-         for SQLite's write lock (took over {} ms: the lock was held and SQLite's busy handler slept).\n\
+         # HELP saddle_db_write_lock_waits_total Write transactions that took over {} ms to begin: \
+         on SQLite BEGIN IMMEDIATE waited for the write lock, on PostgreSQL for a tenant's advisory lock.\n\
          # TYPE saddle_db_write_lock_waits_total counter\n\
          saddle_db_write_lock_waits_total {}\n\
-         # HELP saddle_db_write_lock_wait_seconds_total Time write transactions spent in BEGIN IMMEDIATE.\n\
+         # HELP saddle_db_write_lock_wait_seconds_total Time write transactions spent beginning.\n\
          # TYPE saddle_db_write_lock_wait_seconds_total counter\n\
-         saddle_db_write_lock_wait_seconds_total {}",
+         saddle_db_write_lock_wait_seconds_total {}\n\
+         # HELP saddle_info The process: its database backend and its name as a worker (lease holder).\n\
+         # TYPE saddle_info gauge\n\
+         saddle_info{{backend=\"{}\",worker=\"{}\"}} 1",
         count_of(JobStatus::Queued),
         state.runner.worker_count(),
         state.runner.steps_executed(),
         crate::store::LOCK_WAIT_THRESHOLD.as_millis(),
         lock_waits.waits,
         lock_waits.wait_seconds,
+        state.store.backend().as_str(),
+        state.runner.worker_name(),
     );
     state.http_metrics.write(&mut out);
     Ok(([(header::CONTENT_TYPE, PROMETHEUS_TEXT)], out).into_response())

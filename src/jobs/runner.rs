@@ -279,12 +279,23 @@ impl JobRunner {
                 .collect();
             match self.inner.store.renew_leases(&self.inner.holder).await {
                 Ok(renewed) => {
-                    for (seq, flag) in known {
+                    // A job that ended here during the renewal is not lost.
+                    let still_running: Vec<(i64, Arc<AtomicBool>)> = {
+                        let running = self.inner.running.lock().expect("lock");
+                        known
+                            .into_iter()
+                            .filter(|(seq, _)| running.contains_key(seq))
+                            .collect()
+                    };
+                    for (seq, flag) in still_running {
                         match renewed.iter().find(|lease| lease.seq == seq) {
                             Some(lease) if !lease.cancel_requested => {}
                             Some(_) => flag.store(true, Ordering::Relaxed),
                             None => {
-                                tracing::warn!(job_seq = seq, "lease lost: stopping the job here, another worker resumes it");
+                                tracing::warn!(
+                                    job_seq = seq,
+                                    "lease lost: stopping the job here, another worker resumes it"
+                                );
                                 flag.store(true, Ordering::Relaxed);
                             }
                         }
@@ -734,7 +745,12 @@ async fn write_history(
             HistoryMessage::Batch(batch) => store.insert_steps(seq, &holder, batch).await,
             HistoryMessage::Checkpoint { batch, step, state } => {
                 store
-                    .insert_steps_with_checkpoint(seq, &holder, batch, Some((*step, state.as_str())))
+                    .insert_steps_with_checkpoint(
+                        seq,
+                        &holder,
+                        batch,
+                        Some((*step, state.as_str())),
+                    )
                     .await
             }
         };
