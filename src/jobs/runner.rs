@@ -284,7 +284,10 @@ impl JobRunner {
                             Some(lease) if !lease.cancel_requested => {}
                             Some(_) => flag.store(true, Ordering::Relaxed),
                             None => {
-                                tracing::warn!(job_seq = seq, "lease lost: stopping the job here, another worker resumes it");
+                                tracing::warn!(
+                                    job_seq = seq,
+                                    "lease lost: stopping the job here, another worker resumes it"
+                                );
                                 flag.store(true, Ordering::Relaxed);
                             }
                         }
@@ -734,7 +737,12 @@ async fn write_history(
             HistoryMessage::Batch(batch) => store.insert_steps(seq, &holder, batch).await,
             HistoryMessage::Checkpoint { batch, step, state } => {
                 store
-                    .insert_steps_with_checkpoint(seq, &holder, batch, Some((*step, state.as_str())))
+                    .insert_steps_with_checkpoint(
+                        seq,
+                        &holder,
+                        batch,
+                        Some((*step, state.as_str())),
+                    )
                     .await
             }
         };

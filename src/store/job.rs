@@ -291,8 +291,9 @@ impl Store {
         condition: &str,
         value: &str,
     ) -> Result<Vec<JobRow>, StoreError> {
-        let sql =
-            format!("SELECT {JOB_COLUMNS} FROM job WHERE tenant = $1 AND {condition} ORDER BY job_seq");
+        let sql = format!(
+            "SELECT {JOB_COLUMNS} FROM job WHERE tenant = $1 AND {condition} ORDER BY job_seq"
+        );
         on_pool!(self, p => sqlx::query(&sql)
         .bind(tenant.as_str())
         .bind(value)
@@ -570,7 +571,8 @@ impl Store {
         let mut recovery = Recovery::default();
         for (seq, attempts, checkpoint_step, progress_step) in abandoned {
             if attempts >= i64::from(max_attempts) {
-                let error = serde_json::json!({ "step": progress_step, "message": message }).to_string();
+                let error =
+                    serde_json::json!({ "step": progress_step, "message": message }).to_string();
                 on_tx!(tx, c => sqlx::query(
                     "UPDATE job SET status = 'failed', stop_reason = 'interrupted', error = $1, \
                        finished_at = $2, lease_owner = NULL, lease_expires_at = NULL \
