@@ -34,6 +34,8 @@ impl Cli {
 }
 
 /// The subcommands.
+// Parsed once at start: `serve`'s many flags being inline costs nothing worth a box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the HTTP API and the job workers (the default).
