@@ -937,9 +937,8 @@ async fn datasets_over_the_row_column_or_byte_limits_are_413s_naming_the_limit()
 async fn a_job_cannot_be_stored_against_a_dataset_deleted_after_its_validation() {
     // The submission validates against the loaded dataset, then inserts; a delete in between
     // is caught by the foreign key, atomically, and reported as a missing dataset.
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("s.db").display());
-    let store = saddle::store::Store::connect(&url).await.unwrap();
+    let database = crate::helpers::TestDatabase::create().await;
+    let store = saddle::store::Store::connect(database.url()).await.unwrap();
     let tenant = saddle::tenant::Tenant::default();
     let job = |job_id: &'static str, dataset_id: Option<&'static str>| saddle::store::NewJob {
         job_id,

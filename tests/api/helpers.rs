@@ -1,13 +1,149 @@
-//! `TestApp`: the real server on a random port with a temporary database, driven over HTTP.
+//! `TestApp`: the real server on a random port with a fresh database, driven over HTTP.
+//!
+//! The database is a [`TestDatabase`] on the backend the test target's root names in
+//! `crate::BACKEND`: the same test files compile into `api` (SQLite) and `api_postgres`.
 
 use std::time::{Duration, Instant};
 
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{json, Value};
+use sqlx::Connection;
 use tempfile::TempDir;
 
 use saddle::config::{AuthMode, Role, ServeConfig};
 use saddle::startup::Application;
+use saddle::store::Backend;
+
+/// The environment variable naming the PostgreSQL server of the tests: an admin URL, whose
+/// user may `CREATE DATABASE`.
+pub const POSTGRES_URL_VAR: &str = "SADDLE_TEST_POSTGRES_URL";
+
+/// The PostgreSQL server of the tests when [`POSTGRES_URL_VAR`] is unset.
+pub const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+/// A fresh, empty database for one test: a SQLite file in a temporary directory, or a
+/// PostgreSQL database `saddle_test_<random hex>` created on the server of
+/// [`POSTGRES_URL_VAR`]. Dropping it deletes the file or drops the database (with `FORCE`,
+/// closing any connection left).
+pub struct TestDatabase {
+    url: String,
+    _dir: Option<TempDir>,
+    /// (admin URL, database name) of a PostgreSQL database to drop.
+    postgres: Option<(String, String)>,
+}
+
+impl TestDatabase {
+    /// A fresh database on the tests' backend.
+    pub async fn create() -> Self {
+        Self::create_on(crate::BACKEND).await
+    }
+
+    /// A fresh database on `backend`.
+    pub async fn create_on(backend: Backend) -> Self {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                Self {
+                    url: format!("sqlite://{}", dir.path().join("saddle.db").display()),
+                    _dir: Some(dir),
+                    postgres: None,
+                }
+            }
+            Backend::Postgres => {
+                let admin = std::env::var(POSTGRES_URL_VAR)
+                    .unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_string());
+                let name = format!("saddle_test_{}", uuid::Uuid::new_v4().simple());
+                let mut connection = admin_connection(&admin).await;
+                sqlx::query(&format!("CREATE DATABASE \"{name}\""))
+                    .execute(&mut connection)
+                    .await
+                    .unwrap_or_else(|e| {
+                        panic!(
+                            "CREATE DATABASE {name} on the PostgreSQL server of the tests \
+                             ({admin}, from {POSTGRES_URL_VAR}) failed: {e}"
+                        )
+                    });
+                let _ = connection.close().await;
+                Self {
+                    url: database_url(&admin, &name),
+                    _dir: None,
+                    postgres: Some((admin, name)),
+                }
+            }
+        }
+    }
+
+    /// The database URL, for `ServeConfig.database_url`, `Store::connect` or `DATABASE_URL`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let Some((admin, name)) = self.postgres.take() else {
+            return;
+        };
+        // Drop cannot await, and may run inside the test's runtime: a thread of its own with
+        // its own runtime drops the database, and is waited for, so none is left behind.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            runtime.block_on(async {
+                let mut connection = sqlx::PgConnection::connect(&admin)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                    .execute(&mut connection)
+                    .await
+                    .map_err(|e| format!("DROP DATABASE {name}: {e}"))?;
+                let _ = connection.close().await;
+                Ok::<(), String>(())
+            })
+        })
+        .join();
+        // Never panic here: a failing test unwinding through this would abort the run.
+        match dropped {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => eprintln!("warning: the test database was left behind: {e}"),
+            Err(_) => eprintln!("warning: dropping the test database panicked"),
+        }
+    }
+}
+
+/// A connection to the PostgreSQL server of the tests, failing loudly when it is unreachable.
+async fn admin_connection(admin: &str) -> sqlx::PgConnection {
+    match tokio::time::timeout(Duration::from_secs(10), sqlx::PgConnection::connect(admin)).await {
+        Ok(Ok(connection)) => connection,
+        Ok(Err(e)) => panic!(
+            "the PostgreSQL server of the tests is unreachable at {admin} ({e}): start it, or \
+             set {POSTGRES_URL_VAR} to the URL of one whose user may CREATE DATABASE"
+        ),
+        Err(_) => panic!(
+            "the PostgreSQL server of the tests at {admin} did not answer within 10 s: start \
+             it, or set {POSTGRES_URL_VAR} to the URL of one whose user may CREATE DATABASE"
+        ),
+    }
+}
+
+/// `admin` (`postgres://USER@HOST:PORT/DB?PARAMS`) with its database replaced by `name`.
+fn database_url(admin: &str, name: &str) -> String {
+    let (base, query) = match admin.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (admin, None),
+    };
+    let authority = base.find("://").map_or(0, |i| i + 3);
+    let server = match base[authority..].find('/') {
+        Some(slash) => &base[..authority + slash],
+        None => base,
+    };
+    match query {
+        Some(query) => format!("{server}/{name}?{query}"),
+        None => format!("{server}/{name}"),
+    }
+}
 
 /// A running server and a client for it.
 pub struct TestApp {
@@ -15,17 +151,18 @@ pub struct TestApp {
     pub address: String,
     /// An HTTP client.
     pub client: Client,
-    /// Keeps the database directory alive for the test's duration.
-    _dir: TempDir,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
+    /// The database made for this server (none when the test passed its own URL); dropped
+    /// after the server has stopped (fields drop in order).
+    _database: Option<TestDatabase>,
 }
 
-/// The configuration tests start from: port 0, a fresh SQLite file, two workers.
-pub fn test_config(dir: &TempDir) -> ServeConfig {
+/// The configuration tests start from: port 0, the database at `database_url`, two workers.
+pub fn test_config(database_url: &str) -> ServeConfig {
     ServeConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
-        database_url: format!("sqlite://{}", dir.path().join("saddle.db").display()),
+        database_url: database_url.to_string(),
         workers: Some(2),
         max_steps_limit: 10_000_000,
         max_params: 1_000_000,
@@ -63,9 +200,16 @@ impl TestApp {
 
     /// Starts a server after `adjust` has changed the test configuration.
     pub async fn spawn_with(adjust: impl FnOnce(&mut ServeConfig)) -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let mut config = test_config(&dir);
+        // A test that shares a database between servers sets its URL; otherwise a fresh one.
+        let mut config = test_config("");
         adjust(&mut config);
+        let database = if config.database_url.is_empty() {
+            let database = TestDatabase::create().await;
+            config.database_url = database.url().to_string();
+            Some(database)
+        } else {
+            None
+        };
         let app = Application::build(config).await.expect("server builds");
         let address = format!("http://{}", app.local_addr());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -79,9 +223,9 @@ impl TestApp {
         Self {
             address,
             client: Client::new(),
-            _dir: dir,
             stop: Some(stop),
             server: Some(server),
+            _database: database,
         }
     }
 

@@ -212,9 +212,8 @@ async fn a_claimed_key_is_in_flight_until_completed_or_released_and_expires() {
     use saddle::store::{IdempotencyClaim, Store, StoredResponse};
     use std::time::Duration;
 
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("i.db").display());
-    let store = Store::connect(&url).await.unwrap();
+    let database = crate::helpers::TestDatabase::create().await;
+    let store = Store::connect(database.url()).await.unwrap();
     let tenant = saddle::tenant::Tenant::default();
     let other = saddle::tenant::Tenant::parse("other").unwrap();
     let day = Duration::from_secs(86_400);

@@ -1,20 +1,63 @@
 //! Crash recovery and graceful shutdown with the real binary: a job interrupted by `kill -9`
 //! or SIGTERM resumes at the next start and ends with the history of an uninterrupted run,
 //! bit for bit.
+//!
+//! On SQLite a starting process is the only one, so it queues again every job left running;
+//! on PostgreSQL it only takes over jobs whose lease expired (other workers may be alive), so
+//! the servers there run with a short lease for a killed server's jobs to come back promptly.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
+use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use tempfile::TempDir;
 
-use saddle::store::Store;
+use saddle::store::{Backend, Store};
 
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, TestDatabase};
 
-/// The saddle binary serving a SQLite file, as a child process.
+/// A pool on the database the servers write, to watch its rows with plain SQL (`$N`
+/// placeholders, which both drivers take).
+enum Rows {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
+}
+
+impl Rows {
+    async fn open(url: &str) -> Self {
+        match Backend::of_url(url).unwrap() {
+            Backend::Sqlite => {
+                let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)
+                    .unwrap()
+                    .busy_timeout(Duration::from_secs(60));
+                Rows::Sqlite(sqlx::SqlitePool::connect_with(options).await.unwrap())
+            }
+            Backend::Postgres => Rows::Postgres(sqlx::PgPool::connect(url).await.unwrap()),
+        }
+    }
+
+    async fn close(self) {
+        match self {
+            Rows::Sqlite(pool) => pool.close().await,
+            Rows::Postgres(pool) => pool.close().await,
+        }
+    }
+}
+
+/// Runs `$query` (a `sqlx::query_as(…)` with its binds, written once) on whichever pool.
+macro_rules! fetch_one {
+    ($rows:expr, $query:expr) => {
+        match &$rows {
+            Rows::Sqlite(pool) => $query.fetch_one(pool).await.unwrap(),
+            Rows::Postgres(pool) => $query.fetch_one(pool).await.unwrap(),
+        }
+    };
+}
+
+/// The saddle binary serving a database, as a child process.
 struct Server {
     child: Child,
     address: String,
@@ -22,8 +65,9 @@ struct Server {
 }
 
 impl Server {
-    /// Starts the binary on a free port over `db` and waits until it answers.
-    async fn start(db: &Path, log: &Path) -> Self {
+    /// Starts the binary on a free port over the database at `url` and waits until it
+    /// answers.
+    async fn start(url: &str, log: &Path) -> Self {
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -31,11 +75,19 @@ impl Server {
             .port();
         let log = std::fs::File::create(log).unwrap();
         let err = log.try_clone().unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_saddle"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_saddle"));
+        command
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .args(["--database-url", &format!("sqlite://{}", db.display())])
+            .env("DATABASE_URL", url)
             .args(["--workers", "5", "--checkpoint-seconds", "0.1"])
-            .args(["--shutdown-seconds", "5"])
+            .args(["--shutdown-seconds", "5"]);
+        if Backend::of_url(url).unwrap() == Backend::Postgres {
+            // The jobs of a killed server are taken over once their lease expires.
+            command
+                .env("SADDLE_LEASE_SECONDS", "1")
+                .env("SADDLE_HEARTBEAT_SECONDS", "0.2");
+        }
+        let child = command
             .stdout(log)
             .stderr(err)
             .spawn()
@@ -242,21 +294,19 @@ async fn uninterrupted(specs: &[Value]) -> Reference {
 
 /// Waits until every job is running and has stored history (and, with `checkpointed`, a
 /// checkpoint past its first step), watching the database the server writes.
-async fn wait_in_progress(db: &Path, ids: &[String], checkpointed: bool) {
-    let store = Store::connect(&format!("sqlite://{}", db.display()))
-        .await
-        .unwrap();
+async fn wait_in_progress(url: &str, ids: &[String], checkpointed: bool) {
+    let rows = Rows::open(url).await;
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         let mut states = Vec::new();
         for id in ids {
-            let state: (String, i64, Option<i64>) = sqlx::query_as(
-                "SELECT status, progress_step, checkpoint_step FROM job WHERE job_id = ?",
-            )
-            .bind(id)
-            .fetch_one(store.sqlite_pool().unwrap())
-            .await
-            .unwrap();
+            let state: (String, i64, Option<i64>) = fetch_one!(
+                rows,
+                sqlx::query_as(
+                    "SELECT status, progress_step, checkpoint_step FROM job WHERE job_id = $1",
+                )
+                .bind(id)
+            );
             states.push(state);
         }
         assert!(
@@ -279,23 +329,19 @@ async fn wait_in_progress(db: &Path, ids: &[String], checkpointed: bool) {
         );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    store.close().await;
+    rows.close().await;
 }
 
 /// Checks that the interrupted server left every job mid-run with a checkpoint, and returns
 /// the checkpoint steps.
-async fn checkpoints(db: &Path, ids: &[String]) -> Vec<i64> {
-    let store = Store::connect(&format!("sqlite://{}", db.display()))
-        .await
-        .unwrap();
+async fn checkpoints(url: &str, ids: &[String]) -> Vec<i64> {
+    let rows = Rows::open(url).await;
     let mut steps = Vec::new();
     for id in ids {
-        let (step, max): (Option<i64>, i64) =
-            sqlx::query_as("SELECT checkpoint_step, max_steps FROM job WHERE job_id = ?")
-                .bind(id)
-                .fetch_one(store.sqlite_pool().unwrap())
-                .await
-                .unwrap();
+        let (step, max): (Option<i64>, i64) = fetch_one!(
+            rows,
+            sqlx::query_as("SELECT checkpoint_step, max_steps FROM job WHERE job_id = $1").bind(id)
+        );
         let step = step.unwrap_or_else(|| panic!("job {id} has no checkpoint"));
         assert!(
             step > 0 && step < max,
@@ -303,13 +349,14 @@ async fn checkpoints(db: &Path, ids: &[String]) -> Vec<i64> {
         );
         steps.push(step);
     }
-    store.close().await;
+    rows.close().await;
     steps
 }
 
-/// Restarts over `db`, lets every job finish and compares with the uninterrupted runs.
-async fn finish_and_compare(db: &Path, log: PathBuf, ids: &[String], reference: &Reference) {
-    let server = Server::start(db, &log).await;
+/// Restarts over the database at `url`, lets every job finish and compares with the
+/// uninterrupted runs.
+async fn finish_and_compare(url: &str, log: PathBuf, ids: &[String], reference: &Reference) {
+    let server = Server::start(url, &log).await;
     for (id, (history, final_params)) in ids.iter().zip(reference) {
         let job = server.wait_finished(id).await;
         assert_eq!(job["status"], "succeeded", "{job}");
@@ -331,19 +378,20 @@ async fn jobs_killed_midway_resume_at_restart_and_equal_uninterrupted_runs_bit_f
     // The uninterrupted runs go on meanwhile.
     tokio::spawn(reference());
     let dir = TempDir::new().unwrap();
-    let db = dir.path().join("saddle.db");
-    let mut server = Server::start(&db, &dir.path().join("first.log")).await;
+    let database = TestDatabase::create().await;
+    let db = database.url();
+    let mut server = Server::start(db, &dir.path().join("first.log")).await;
     let mut ids = Vec::new();
     for spec in &specs {
         ids.push(server.submit(spec).await);
     }
-    wait_in_progress(&db, &ids, true).await;
+    wait_in_progress(db, &ids, true).await;
     server.child.kill().unwrap();
     server.child.wait().unwrap();
     drop(server);
-    checkpoints(&db, &ids).await;
+    checkpoints(db, &ids).await;
 
-    finish_and_compare(&db, dir.path().join("second.log"), &ids, reference().await).await;
+    finish_and_compare(db, dir.path().join("second.log"), &ids, reference().await).await;
 }
 
 #[tokio::test]
@@ -353,43 +401,42 @@ async fn sigterm_queues_running_jobs_again_and_they_finish_after_the_restart() {
     // The uninterrupted runs go on meanwhile.
     tokio::spawn(reference());
     let dir = TempDir::new().unwrap();
-    let db = dir.path().join("saddle.db");
-    let mut server = Server::start(&db, &dir.path().join("first.log")).await;
+    let database = TestDatabase::create().await;
+    let db = database.url();
+    let mut server = Server::start(db, &dir.path().join("first.log")).await;
     let mut ids = Vec::new();
     for spec in &specs {
         ids.push(server.submit(spec).await);
     }
-    wait_in_progress(&db, &ids, false).await;
+    wait_in_progress(db, &ids, false).await;
     let took = server.terminate();
     assert!(took < Duration::from_secs(5), "shutdown took {took:?}");
     drop(server);
 
     // Every job is queued again with its final checkpoint and no record at or after it.
-    let steps = checkpoints(&db, &ids).await;
-    let store = Store::connect(&format!("sqlite://{}", db.display()))
-        .await
-        .unwrap();
+    let steps = checkpoints(db, &ids).await;
+    let rows = Rows::open(db).await;
     for (id, step) in ids.iter().zip(&steps) {
-        let (status, last): (String, Option<i64>) = sqlx::query_as(
-            "SELECT status, (SELECT MAX(step) FROM step WHERE step.job_seq = job.job_seq) \
-             FROM job WHERE job_id = ?",
-        )
-        .bind(id)
-        .fetch_one(store.sqlite_pool().unwrap())
-        .await
-        .unwrap();
+        let (status, last): (String, Option<i64>) = fetch_one!(
+            rows,
+            sqlx::query_as(
+                "SELECT status, (SELECT MAX(step) FROM step WHERE step.job_seq = job.job_seq) \
+                 FROM job WHERE job_id = $1",
+            )
+            .bind(id)
+        );
         assert_eq!(status, "queued", "job {id}");
         assert!(last.is_some_and(|last| last < *step), "job {id}");
     }
-    store.close().await;
+    rows.close().await;
 
-    finish_and_compare(&db, dir.path().join("second.log"), &ids, reference().await).await;
+    finish_and_compare(db, dir.path().join("second.log"), &ids, reference().await).await;
 }
 
 #[tokio::test]
 async fn a_job_left_running_after_three_resumes_is_failed_with_the_reason() {
-    let dir = TempDir::new().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("saddle.db").display());
+    let database = TestDatabase::create().await;
+    let url = database.url().to_string();
     let app = TestApp::spawn_with(|c| c.database_url = url.clone()).await;
     let long = json!({
         "problem": {"kind": "builtin", "name": "rosenbrock"},
@@ -413,12 +460,15 @@ async fn a_job_left_running_after_three_resumes_is_failed_with_the_reason() {
     app.stop().await;
 
     // As a process that died during its third resumed run would leave it.
+    // (The graceful stop released its lease, so on PostgreSQL too it is abandoned at once.)
     let store = Store::connect(&url).await.unwrap();
-    sqlx::query("UPDATE job SET status = 'running', resume_attempts = 3 WHERE job_id = ?")
-        .bind(&id)
-        .execute(store.sqlite_pool().unwrap())
+    let changed = store
+        .execute_unchecked(&format!(
+            "UPDATE job SET status = 'running', resume_attempts = 3 WHERE job_id = '{id}'"
+        ))
         .await
         .unwrap();
+    assert_eq!(changed, 1);
     store.close().await;
 
     let app = TestApp::spawn_with(|c| c.database_url = url.clone()).await;

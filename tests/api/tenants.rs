@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use saddle::config::AuthMode;
 
-use crate::helpers::{assert_problem, rosenbrock_adam, TestApp};
+use crate::helpers::{assert_problem, rosenbrock_adam, TestApp, TestDatabase};
 
 const ADMIN_TOKEN: &str = "admin-token-of-the-tests";
 const WAIT: Duration = Duration::from_secs(60);
@@ -516,8 +516,8 @@ fn saddle_keys(url: &str, args: &[&str]) -> String {
 
 #[tokio::test]
 async fn keys_made_and_revoked_with_the_cli_open_and_close_the_api() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("keys.db").display());
+    let database = TestDatabase::create().await;
+    let url = database.url().to_string();
     let key = saddle_keys(&url, &["create", "--tenant", "acme"])
         .trim()
         .to_string();
@@ -653,8 +653,8 @@ async fn a_tenant_over_its_active_jobs_quota_gets_429_with_retry_after_and_other
 async fn a_job_stored_against_another_tenants_dataset_fails_instead_of_reading_it() {
     // The API refuses such a job at submission (tested above); the worker checks again with
     // the job's own tenant, so a job that reached the queue another way cannot read it either.
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    let database = TestDatabase::create().await;
+    let url = database.url().to_string();
     let app = spawn_with_keys(|c| c.database_url = url.clone()).await;
     let (_, key_a) = create_key(&app, "tenant-a").await;
     let (_, key_b) = create_key(&app, "tenant-b").await;

@@ -4,6 +4,10 @@
 //! other host. Screenshots go to `$CARGO_TARGET_TMPDIR/browser-screenshots` (target/tmp/…),
 //! or to `SADDLE_SCREENSHOT_DIR`.
 
+/// The backend of the servers' databases (`helpers::TestDatabase`): the dashboard does not
+/// depend on it.
+pub const BACKEND: saddle::store::Backend = saddle::store::Backend::Sqlite;
+
 #[allow(dead_code)]
 #[path = "../api/helpers.rs"]
 mod helpers;
