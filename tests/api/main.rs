@@ -19,6 +19,7 @@ mod fuzz;
 mod helpers;
 mod idempotency;
 mod jobs;
+mod leases;
 mod observability;
 mod openapi;
 mod plots;

@@ -33,6 +33,8 @@ mod helpers;
 mod idempotency;
 #[path = "../api/jobs.rs"]
 mod jobs;
+#[path = "../api/leases.rs"]
+mod leases;
 #[path = "../api/observability.rs"]
 mod observability;
 #[path = "../api/openapi.rs"]
