@@ -320,7 +320,9 @@ impl ServeConfig {
     pub fn lease(&self) -> crate::jobs::Lease {
         crate::jobs::Lease {
             duration: Duration::from_secs_f64(self.lease_seconds),
-            heartbeat: Duration::from_secs_f64(self.heartbeat_seconds.min(self.lease_seconds / 2.0)),
+            heartbeat: Duration::from_secs_f64(
+                self.heartbeat_seconds.min(self.lease_seconds / 2.0),
+            ),
         }
     }
 }

@@ -142,7 +142,8 @@ impl Store {
         tenant: &Tenant,
         dataset_id: &str,
     ) -> Result<DatasetRow, StoreError> {
-        let sql = format!("SELECT {DATASET_COLUMNS} FROM dataset WHERE dataset_id = $1 AND tenant = $2");
+        let sql =
+            format!("SELECT {DATASET_COLUMNS} FROM dataset WHERE dataset_id = $1 AND tenant = $2");
         on_pool!(self, p => sqlx::query(&sql)
         .bind(dataset_id)
         .bind(tenant.as_str())

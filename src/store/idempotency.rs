@@ -146,9 +146,11 @@ impl Store {
 
     /// Frees every key a previous process left in flight: no request survives a restart.
     pub async fn release_abandoned_idempotency_keys(&self) -> Result<u64, StoreError> {
-        Ok(on_pool!(self, p => sqlx::query("DELETE FROM idempotency WHERE status IS NULL")
+        Ok(
+            on_pool!(self, p => sqlx::query("DELETE FROM idempotency WHERE status IS NULL")
             .execute(p)
             .await?
-            .rows_affected()))
+            .rows_affected()),
+        )
     }
 }

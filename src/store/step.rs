@@ -6,7 +6,7 @@ use saddle_numeric::model::Metrics;
 use saddle_numeric::StepRecord;
 
 use super::rows::Fields;
-use super::{on_tx, on_pool, Holder, Store, StoreError};
+use super::{on_pool, on_tx, Holder, Store, StoreError};
 
 /// Rows per multi-row INSERT: 1000 rows × 13 columns stays well under SQLite's limit of
 /// 32 766 bound variables and PostgreSQL's of 65 535.
@@ -136,9 +136,8 @@ fn step_from_row(row: &impl Fields) -> Result<StepRow, StoreError> {
                 .collect())
         })
         .transpose()?;
-    let real = |name: &str| -> Result<f64, StoreError> {
-        Ok(row.opt_real(name)?.unwrap_or(f64::NAN))
-    };
+    let real =
+        |name: &str| -> Result<f64, StoreError> { Ok(row.opt_real(name)?.unwrap_or(f64::NAN)) };
     Ok(StepRow {
         step: row.int("step")?,
         loss: real("loss")?,
