@@ -34,6 +34,8 @@ impl Cli {
 }
 
 /// The subcommands.
+// One value per process, parsed once: the size of `Serve` costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the HTTP API and the job workers (the default).

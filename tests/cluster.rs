@@ -408,11 +408,13 @@ async fn reference_runs(client: &reqwest::Client, specs: &[Value], logs: &Path) 
     runs
 }
 
-/// The tables and trigger that record every status change of a job, with the lease owner
-/// before and after, and any change made to a job after it finished.
+/// The tables and triggers that record every status change of a job, with the lease owner
+/// before and after, any change made to a job after it finished, and the first and last step
+/// of every batch of history stored; one sequence orders them all.
 const AUDIT: &[&str] = &[
+    "CREATE SEQUENCE audit_order",
     "CREATE TABLE job_audit ( \
-       audit_seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, \
+       audit_seq BIGINT PRIMARY KEY DEFAULT nextval('audit_order'), \
        job_seq BIGINT NOT NULL, old_status TEXT NOT NULL, new_status TEXT NOT NULL, \
        old_owner TEXT, new_owner TEXT, finished_at TEXT)",
     "CREATE FUNCTION job_audit() RETURNS trigger LANGUAGE plpgsql AS $$ \
@@ -425,7 +427,31 @@ const AUDIT: &[&str] = &[
        RETURN NEW; \
      END $$",
     "CREATE TRIGGER job_audit AFTER UPDATE ON job FOR EACH ROW EXECUTE FUNCTION job_audit()",
+    "CREATE TABLE step_audit ( \
+       audit_seq BIGINT PRIMARY KEY DEFAULT nextval('audit_order'), \
+       job_seq BIGINT NOT NULL, first_step BIGINT NOT NULL, last_step BIGINT NOT NULL)",
+    "CREATE FUNCTION step_audit() RETURNS trigger LANGUAGE plpgsql AS $$ \
+     BEGIN \
+       INSERT INTO step_audit (job_seq, first_step, last_step) \
+       SELECT job_seq, MIN(step), MAX(step) FROM inserted GROUP BY job_seq; \
+       RETURN NULL; \
+     END $$",
+    "CREATE TRIGGER step_audit AFTER INSERT ON step REFERENCING NEW TABLE AS inserted \
+     FOR EACH STATEMENT EXECUTE FUNCTION step_audit()",
 ];
+
+/// A status change of a job, as the audit trigger recorded it.
+#[derive(Debug, sqlx::FromRow)]
+struct Change {
+    audit_seq: i64,
+    job_seq: i64,
+    old_status: String,
+    new_status: String,
+    /// The lease owner before the change (on a finish: the claim that finished it).
+    old_owner: Option<String>,
+    #[allow(dead_code)] // shown in failure messages
+    new_owner: Option<String>,
+}
 
 /// The process id in a lease owner's name, `host:pid:random`.
 fn owner_pid(owner: &str) -> Option<u32> {
@@ -666,46 +692,59 @@ async fn a_killed_worker_s_jobs_resume_elsewhere_and_every_job_equals_an_uninter
 
     // Every status change: each job claimed, maybe queued again (after a lease expired),
     // finished once, and never changed after that.
-    let audit: Vec<(i64, String, String, Option<String>, Option<String>)> = sqlx::query_as(
-        "SELECT job_seq, old_status, new_status, old_owner, new_owner FROM job_audit \
+    let audit: Vec<Change> = sqlx::query_as(
+        "SELECT audit_seq, job_seq, old_status, new_status, old_owner, new_owner FROM job_audit \
          ORDER BY audit_seq",
     )
     .fetch_all(&pool)
     .await
     .unwrap();
-    let mut changes: BTreeMap<i64, Vec<_>> = BTreeMap::new();
-    for (seq, old, new, old_owner, new_owner) in audit {
-        changes
-            .entry(seq)
-            .or_default()
-            .push((old, new, old_owner, new_owner));
+    let mut changes: BTreeMap<i64, Vec<Change>> = BTreeMap::new();
+    for change in audit {
+        changes.entry(change.job_seq).or_default().push(change);
     }
     assert_eq!(changes.len(), JOBS, "jobs with status changes");
     for (seq, changes) in &changes {
         let finishes = changes
             .iter()
-            .filter(|(_, new, _, _)| new == "succeeded")
+            .filter(|c| c.new_status == "succeeded")
             .count();
         assert_eq!(
             finishes, 1,
             "job {seq} finished {finishes} times: {changes:?}"
         );
-        let (old, new, _, _) = changes.last().unwrap();
+        let last = changes.last().unwrap();
         assert!(
-            old == "running" && new == "succeeded",
+            last.old_status == "running" && last.new_status == "succeeded",
             "job {seq} changed after it finished: {changes:?}"
         );
-        let requeues: Vec<_> = changes
+        let requeues: Vec<&Change> = changes
             .iter()
-            .filter(|(old, new, _, _)| old == "running" && new == "queued")
+            .filter(|c| c.old_status == "running" && c.new_status == "queued")
             .collect();
         if let Some((_, checkpoint)) = orphans.get(seq) {
             assert!(
                 requeues.len() == 1
-                    && requeues[0].2.as_deref().and_then(owner_pid) == Some(victim_pid),
+                    && requeues[0].old_owner.as_deref().and_then(owner_pid) == Some(victim_pid),
                 "job {seq} of the dead worker (checkpoint {checkpoint:?}): {changes:?}"
             );
-            let finisher = changes.last().unwrap().2.as_deref().and_then(owner_pid);
+            // The resumed run's first batch starts at the checkpoint's step (its record is
+            // made again), or at step 0 without a checkpoint.
+            let first: Option<i64> = sqlx::query_scalar(
+                "SELECT first_step FROM step_audit \
+                 WHERE job_seq = $1 AND audit_seq > $2 ORDER BY audit_seq LIMIT 1",
+            )
+            .bind(seq)
+            .bind(requeues[0].audit_seq)
+            .fetch_optional(&pool)
+            .await
+            .unwrap();
+            assert_eq!(
+                first,
+                Some(checkpoint.unwrap_or(0)),
+                "job {seq} of the dead worker did not resume from its checkpoint"
+            );
+            let finisher = last.old_owner.as_deref().and_then(owner_pid);
             assert!(
                 finisher.is_some() && finisher != Some(victim_pid),
                 "job {seq} of the dead worker was finished by {finisher:?}"

@@ -258,7 +258,8 @@ impl JobRunner {
         self.inner.wake.notify_waiters();
     }
 
-    /// The name under which this process holds leases.
+    /// The name of this worker process: each of its claims holds its job's lease as
+    /// `<name>#<claim number>` (see [`Holder::claim`]).
     pub fn worker_name(&self) -> &str {
         &self.inner.holder.worker
     }
