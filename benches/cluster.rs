@@ -10,6 +10,7 @@
 //! with `SADDLE_BENCH_POSTGRES=postgres://user@host:port`). `SADDLE_BENCH_JOBS` (default 400)
 //! and `SADDLE_BENCH_STEPS` (default 2000) size the run.
 
+use std::collections::HashMap;
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command};
@@ -106,6 +107,74 @@ struct Figures {
     jobs: u64,
     rows: i64,
     seconds: f64,
+    cpu: Cpu,
+}
+
+/// CPU seconds (user + system) spent during a measurement.
+#[derive(Default)]
+struct Cpu {
+    /// The processes that run jobs (on SQLite, the one process).
+    workers: f64,
+    /// The API process (PostgreSQL only).
+    api: f64,
+    /// The PostgreSQL server's processes.
+    postgres: f64,
+}
+
+/// CPU seconds used so far by every live process, by pid, with its name (Linux `/proc`,
+/// 100 ticks a second).
+fn cpu_by_pid() -> HashMap<u32, (String, f64)> {
+    let mut out = HashMap::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for entry in entries.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let name = stat[open + 1..close].to_string();
+        // After the name: state (field 3) … utime (14), stime (15).
+        let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+        let ticks = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|f| f.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        out.insert(pid, (name, (ticks(11) + ticks(12)) / 100.0));
+    }
+    out
+}
+
+/// The CPU each group of processes used between two [`cpu_by_pid`] readings.
+fn cpu_between(
+    before: &HashMap<u32, (String, f64)>,
+    after: &HashMap<u32, (String, f64)>,
+    api: Option<u32>,
+    workers: &[u32],
+) -> Cpu {
+    let mut cpu = Cpu::default();
+    for (pid, (name, seconds)) in after {
+        let used = seconds - before.get(pid).map_or(0.0, |(_, s)| *s);
+        if Some(*pid) == api {
+            cpu.api += used;
+        } else if workers.contains(pid) {
+            cpu.workers += used;
+        } else if name == "postgres" {
+            cpu.postgres += used;
+        }
+    }
+    cpu
 }
 
 /// Submits `jobs` jobs through `api` and waits until all have finished; `store` reads the
@@ -116,7 +185,8 @@ async fn measure(
     store: &Store,
     jobs: u64,
     steps: u64,
-) -> (f64, i64) {
+    workers: &[u32],
+) -> (f64, i64, Cpu) {
     let spec = json!({
         "problem": {"kind": "builtin", "name": "rosenbrock"},
         "initial": [-1.5, 2.0],
@@ -125,6 +195,7 @@ async fn measure(
         "record": {"params": true}
     });
     let url = format!("{}/v1/jobs", api.address);
+    let cpu_before = cpu_by_pid();
     let started = Instant::now();
     futures_util::stream::iter(0..jobs)
         .map(|_| async {
@@ -148,11 +219,17 @@ async fn measure(
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let seconds = started.elapsed().as_secs_f64();
+    let api_pid = api.child.id();
+    let cpu = if workers.contains(&api_pid) {
+        cpu_between(&cpu_before, &cpu_by_pid(), None, workers)
+    } else {
+        cpu_between(&cpu_before, &cpu_by_pid(), Some(api_pid), workers)
+    };
     let succeeded = count("SELECT COUNT(*) FROM job WHERE status = 'succeeded'").await;
     assert_eq!(succeeded, jobs as i64, "every job succeeds");
     let rows = count("SELECT COUNT(*) FROM step").await;
     assert_eq!(rows, (jobs * (steps + 1)) as i64, "every step stored");
-    (seconds, rows)
+    (seconds, rows, cpu)
 }
 
 async fn postgres_scenario(
@@ -185,7 +262,8 @@ async fn postgres_scenario(
         wait_healthy(client, worker).await;
     }
     let store = Store::connect(&url).await.unwrap();
-    let (seconds, rows) = measure(client, &api, &store, jobs, steps).await;
+    let pids: Vec<u32> = workers.iter().map(|w| w.child.id()).collect();
+    let (seconds, rows, cpu) = measure(client, &api, &store, jobs, steps, &pids).await;
     store.close().await;
     drop(workers);
     drop(api);
@@ -198,6 +276,7 @@ async fn postgres_scenario(
         jobs,
         rows,
         seconds,
+        cpu,
     }
 }
 
@@ -219,7 +298,8 @@ async fn sqlite_scenario(
     );
     wait_healthy(client, &process).await;
     let store = Store::connect(&url).await.unwrap();
-    let (seconds, rows) = measure(client, &process, &store, jobs, steps).await;
+    let pid = process.child.id();
+    let (seconds, rows, cpu) = measure(client, &process, &store, jobs, steps, &[pid]).await;
     store.close().await;
     drop(process);
     Figures {
@@ -228,6 +308,7 @@ async fn sqlite_scenario(
         jobs,
         rows,
         seconds,
+        cpu,
     }
 }
 
@@ -258,20 +339,25 @@ fn main() {
             eprintln!("{} done", figures.last().unwrap().scenario);
         }
         println!(
-            "| setup | jobs at once | jobs | history rows | wall time | jobs/s | history rows/s |"
+            "| setup | jobs at once | wall time | jobs/s | history rows/s | CPU s: job processes / api / postgres |"
         );
-        println!("|---|---:|---:|---:|---:|---:|---:|");
+        println!("|---|---:|---:|---:|---:|---:|");
         for f in &figures {
             println!(
-                "| {} | {} | {} | {} | {:.2} s | {:.1} | {:.0} |",
+                "| {} | {} | {:.2} s | {:.1} | {:.0} | {:.1} / {:.1} / {:.1} |",
                 f.scenario,
                 f.concurrency,
-                f.jobs,
-                f.rows,
                 f.seconds,
                 f.jobs as f64 / f.seconds,
-                f.rows as f64 / f.seconds
+                f.rows as f64 / f.seconds,
+                f.cpu.workers,
+                f.cpu.api,
+                f.cpu.postgres,
             );
         }
+        println!(
+            "({} jobs and {} history rows in each)",
+            figures[0].jobs, figures[0].rows
+        );
     });
 }
