@@ -1,8 +1,9 @@
 //! Many processes on one PostgreSQL database, with the real binary: one `--role api` process
 //! and three `--role worker` processes run 300 jobs; one worker is killed with SIGKILL while it
 //! runs checkpointed jobs. Its jobs' leases expire, another worker's heartbeat queues them
-//! again and they resume from their last checkpoint. Every job ends succeeded, once, with the
-//! history of an uninterrupted run, bit for bit.
+//! again and they resume from their last checkpoint. Then another worker is stopped (SIGSTOP)
+//! for longer than its leases and continued: its runs of the jobs it lost meanwhile are fenced
+//! out. Every job ends succeeded, once, with the history of an uninterrupted run, bit for bit.
 //!
 //! Needs PostgreSQL on 127.0.0.1:5432 (user `postgres`, trust auth; override with
 //! `SADDLE_TEST_POSTGRES=postgres://user@host:port`); each run creates its own databases and
@@ -110,8 +111,8 @@ impl Drop for Process {
     }
 }
 
-/// The log directory: kept when the test fails (its path is in the failure messages),
-/// removed when it passes.
+/// The log directory: kept when the test fails (its path is in the failure messages) or
+/// `SADDLE_TEST_KEEP_LOGS` is set, removed when it passes.
 struct Logs {
     dir: PathBuf,
 }
@@ -129,7 +130,7 @@ impl Logs {
 
 impl Drop for Logs {
     fn drop(&mut self) {
-        if std::thread::panicking() {
+        if std::thread::panicking() || std::env::var_os("SADDLE_TEST_KEEP_LOGS").is_some() {
             eprintln!("the processes' logs are kept in {}", self.dir.display());
         } else {
             let _ = std::fs::remove_dir_all(&self.dir);
@@ -453,6 +454,15 @@ struct Change {
     new_owner: Option<String>,
 }
 
+/// Sends `SIGSTOP`, `SIGCONT`… to a process.
+fn signal(pid: u32, name: &str) {
+    let sent = Command::new("kill")
+        .args([&format!("-{name}"), &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success(), "kill -{name} {pid}");
+}
+
 /// The process id in a lease owner's name, `host:pid:random`.
 fn owner_pid(owner: &str) -> Option<u32> {
     owner.rsplit(':').nth(1)?.parse().ok()
@@ -622,6 +632,31 @@ async fn a_killed_worker_s_jobs_resume_elsewhere_and_every_job_equals_an_uninter
         "the jobs were taken from the victim before its lease could expire: {requeued_after:?}"
     );
 
+    // Another worker stalls (SIGSTOP) for longer than its leases: the third one's heartbeat
+    // queues its jobs again, and when it wakes up its runs of them are fenced out (their
+    // writes and endings refused), while it, or the third worker, runs them again.
+    let sleeper = (0..WORKERS).find(|&i| i != victim).unwrap();
+    let sleeper_pid = workers[sleeper].pid();
+    signal(sleeper_pid, "STOP");
+    let stalled: Vec<i64> = sqlx::query_as::<_, (i64, String)>(
+        "SELECT job_seq, lease_owner FROM job WHERE status = 'running' ORDER BY job_seq",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap()
+    .into_iter()
+    .filter(|(_, owner)| owner_pid(owner) == Some(sleeper_pid))
+    .map(|(seq, _)| seq)
+    .collect();
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    signal(sleeper_pid, "CONT");
+    eprintln!(
+        "stalled {} (pid {sleeper_pid}) for 4 s after {:?}, running {stalled:?}",
+        workers[sleeper].name,
+        started.elapsed()
+    );
+    assert!(!stalled.is_empty(), "the stalled worker ran no job");
+
     wait_all_finished(&pool, JOBS, Duration::from_secs(150), &logs.dir).await;
     eprintln!("all {JOBS} jobs finished after {:?}", started.elapsed());
 
@@ -665,7 +700,7 @@ async fn a_killed_worker_s_jobs_resume_elsewhere_and_every_job_equals_an_uninter
         assert_eq!(run.final_params, expected.final_params, "job {id}");
     }
 
-    // The dead worker's jobs were resumed, once each, by the others, from their checkpoints.
+    // The dead and the stalled worker's jobs were resumed.
     let attempts: Vec<(i64, i64)> = sqlx::query_as(
         "SELECT job_seq, resume_attempts FROM job WHERE resume_attempts > 0 ORDER BY job_seq",
     )
@@ -673,21 +708,20 @@ async fn a_killed_worker_s_jobs_resume_elsewhere_and_every_job_equals_an_uninter
     .await
     .unwrap();
     let attempts: HashMap<i64, i64> = attempts.into_iter().collect();
-    for (seq, (_, checkpoint)) in &orphans {
-        assert_eq!(
-            attempts.get(seq),
-            Some(&1),
-            "job {seq} of the dead worker (checkpoint {checkpoint:?}) was not resumed once"
+    for seq in orphans.keys().chain(&stalled) {
+        assert!(
+            attempts.get(seq).is_some_and(|&n| n >= 1),
+            "job {seq} of the dead or stalled worker was not resumed"
         );
     }
     let others: Vec<_> = attempts
         .keys()
-        .filter(|seq| !orphans.contains_key(seq))
+        .filter(|seq| !orphans.contains_key(seq) && !stalled.contains(seq))
         .collect();
     if !others.is_empty() {
-        // Not wrong (their histories were checked above), but a sign that a live worker
-        // could not renew its leases in time on a busy machine.
-        eprintln!("jobs of live workers resumed too (a heartbeat came late): {others:?}");
+        // Not wrong (their histories were checked above): jobs claimed again by the stalled
+        // worker, or a heartbeat that came late on a busy machine.
+        eprintln!("other jobs resumed too: {others:?}");
     }
 
     // Every status change: each job claimed, maybe queued again (after a lease expired),
@@ -722,10 +756,24 @@ async fn a_killed_worker_s_jobs_resume_elsewhere_and_every_job_equals_an_uninter
             .iter()
             .filter(|c| c.old_status == "running" && c.new_status == "queued")
             .collect();
+        // No claim that lost its job finished it (a claim of the same process may have).
+        for requeue in &requeues {
+            assert_ne!(
+                requeue.old_owner, last.old_owner,
+                "job {seq} was finished by a claim that had lost it: {changes:?}"
+            );
+        }
+        if stalled.contains(seq) {
+            assert!(
+                requeues
+                    .iter()
+                    .any(|c| c.old_owner.as_deref().and_then(owner_pid) == Some(sleeper_pid)),
+                "job {seq} of the stalled worker was not queued again: {changes:?}"
+            );
+        }
         if let Some((_, checkpoint)) = orphans.get(seq) {
             assert!(
-                requeues.len() == 1
-                    && requeues[0].old_owner.as_deref().and_then(owner_pid) == Some(victim_pid),
+                requeues[0].old_owner.as_deref().and_then(owner_pid) == Some(victim_pid),
                 "job {seq} of the dead worker (checkpoint {checkpoint:?}): {changes:?}"
             );
             // The resumed run's first batch starts at the checkpoint's step (its record is
