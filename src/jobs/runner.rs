@@ -80,8 +80,10 @@ struct Inner {
     store: Store,
     limits: JobLimits,
     wake: Notify,
-    /// Cancel flags of the jobs running in this process, by job_seq.
-    running: Mutex<HashMap<i64, Arc<AtomicBool>>>,
+    /// The jobs running in this process, with their cancel flags, by the name of their claim
+    /// (a job lost to an expired lease and claimed again here runs twice until the lost run
+    /// notices: each run has its own entry).
+    running: Mutex<HashMap<String, (i64, Arc<AtomicBool>)>>,
     shutdown: watch::Sender<bool>,
     /// Woken whenever a job of this process changes status (claimed, finished, cancelled).
     status_changed: Notify,
@@ -95,6 +97,8 @@ struct Inner {
     steps_executed: Arc<AtomicU64>,
     /// This process as the holder of its jobs' leases.
     holder: Holder,
+    /// Claims made so far: numbers the next claim (see [`Holder::claim`]).
+    claims: AtomicU64,
     /// How often leases are renewed.
     heartbeat: Duration,
 }
@@ -129,6 +133,7 @@ impl JobRunner {
                     worker: worker_name(),
                     lease: lease.duration,
                 },
+                claims: AtomicU64::new(0),
                 heartbeat: lease.heartbeat,
             }),
         };
@@ -224,8 +229,10 @@ impl JobRunner {
     pub async fn cancel(&self, tenant: &Tenant, job_id: &str) -> Result<JobRow, JobsError> {
         let job = self.inner.store.request_cancel(tenant, job_id).await?;
         self.inner.status_changed.notify_waiters();
-        if let Some(flag) = self.inner.running.lock().expect("lock").get(&job.seq) {
-            flag.store(true, Ordering::Relaxed);
+        for (seq, flag) in self.inner.running.lock().expect("lock").values() {
+            if *seq == job.seq {
+                flag.store(true, Ordering::Relaxed);
+            }
         }
         Ok(job)
     }
@@ -245,13 +252,14 @@ impl JobRunner {
     /// next start.
     pub fn shutdown(&self) {
         self.inner.shutdown.send_replace(true);
-        for flag in self.inner.running.lock().expect("lock").values() {
+        for (_, flag) in self.inner.running.lock().expect("lock").values() {
             flag.store(true, Ordering::Relaxed);
         }
         self.inner.wake.notify_waiters();
     }
 
-    /// The name under which this process holds leases.
+    /// The name of this worker process: each of its claims holds its job's lease as
+    /// `<name>#<claim number>` (see [`Holder::claim`]).
     pub fn worker_name(&self) -> &str {
         &self.inner.holder.worker
     }
@@ -269,26 +277,26 @@ impl JobRunner {
                 _ = shutdown.changed() => return,
             }
             // Jobs registered before the renewal: one claimed during it is not yet known here.
-            let known: Vec<(i64, Arc<AtomicBool>)> = self
+            let known: Vec<(String, i64, Arc<AtomicBool>)> = self
                 .inner
                 .running
                 .lock()
                 .expect("lock")
                 .iter()
-                .map(|(seq, flag)| (*seq, flag.clone()))
+                .map(|(claim, (seq, flag))| (claim.clone(), *seq, flag.clone()))
                 .collect();
             match self.inner.store.renew_leases(&self.inner.holder).await {
                 Ok(renewed) => {
                     // A job that ended here during the renewal is not lost.
-                    let still_running: Vec<(i64, Arc<AtomicBool>)> = {
+                    let still_running: Vec<(String, i64, Arc<AtomicBool>)> = {
                         let running = self.inner.running.lock().expect("lock");
                         known
                             .into_iter()
-                            .filter(|(seq, _)| running.contains_key(seq))
+                            .filter(|(claim, _, _)| running.contains_key(claim))
                             .collect()
                     };
-                    for (seq, flag) in still_running {
-                        match renewed.iter().find(|lease| lease.seq == seq) {
+                    for (claim, seq, flag) in still_running {
+                        match renewed.iter().find(|lease| lease.owner == claim) {
                             Some(lease) if !lease.cancel_requested => {}
                             Some(_) => flag.store(true, Ordering::Relaxed),
                             None => {
@@ -331,10 +339,14 @@ impl JobRunner {
             if *shutdown.borrow() {
                 return;
             }
-            match self.inner.store.claim_next_job(&self.inner.holder).await {
+            let claim = self
+                .inner
+                .holder
+                .claim(self.inner.claims.fetch_add(1, Ordering::Relaxed));
+            match self.inner.store.claim_next_job(&claim).await {
                 Ok(Some(job)) => {
                     self.inner.status_changed.notify_waiters();
-                    self.run_claimed(job).await
+                    self.run_claimed(job, claim).await
                 }
                 Ok(None) => {
                     tokio::select! {
@@ -351,14 +363,14 @@ impl JobRunner {
         }
     }
 
-    async fn run_claimed(&self, job: JobRow) {
+    async fn run_claimed(&self, job: JobRow, holder: Holder) {
         let seq = job.seq;
         let flag = Arc::new(AtomicBool::new(false));
         self.inner
             .running
             .lock()
             .expect("lock")
-            .insert(seq, flag.clone());
+            .insert(holder.worker.clone(), (seq, flag.clone()));
         // A cancel that arrived between the claim and the registration is in the database.
         if self
             .inner
@@ -373,10 +385,14 @@ impl JobRunner {
         tracing::info!(job_id = %job.job_id, "job started");
 
         let ending = match self.load_run(&job).await {
-            Ok(start) => self.execute(&job, start, flag).await,
+            Ok(start) => self.execute(&job, &holder, start, flag).await,
             Err(message) => Ending::failed(None, message),
         };
-        self.inner.running.lock().expect("lock").remove(&seq);
+        self.inner
+            .running
+            .lock()
+            .expect("lock")
+            .remove(&holder.worker);
         // Stopped by shutdown, not by a client's cancel: back to the queue.
         let interrupted = *self.inner.shutdown.borrow()
             && !self
@@ -385,7 +401,7 @@ impl JobRunner {
                 .cancel_requested(seq)
                 .await
                 .unwrap_or(false);
-        if interrupted && self.requeue_stopped(&job, &ending).await {
+        if interrupted && self.requeue_stopped(&job, &holder, &ending).await {
             self.inner.status_changed.notify_waiters();
             return;
         }
@@ -407,12 +423,7 @@ impl JobRunner {
             error: error.as_deref(),
             final_state: ending.final_state.as_deref(),
         };
-        match self
-            .inner
-            .store
-            .finish_job(seq, &self.inner.holder, &stored)
-            .await
-        {
+        match self.inner.store.finish_job(seq, &holder, &stored).await {
             Ok(()) => {}
             Err(StoreError::LeaseLost) => tracing::warn!(
                 job_id = %job.job_id,
@@ -483,7 +494,7 @@ impl JobRunner {
 
     /// Puts a job that shutdown stopped back in the queue with its final checkpoint. Returns
     /// whether it did; if not, the job ends as it stopped (interrupted, when cancelled).
-    async fn requeue_stopped(&self, job: &JobRow, ending: &Ending) -> bool {
+    async fn requeue_stopped(&self, job: &JobRow, holder: &Holder, ending: &Ending) -> bool {
         let (JobStatus::Cancelled, Some(state)) = (ending.status, ending.final_state.as_deref())
         else {
             return false;
@@ -491,7 +502,7 @@ impl JobRunner {
         match self
             .inner
             .store
-            .requeue_job(job.seq, &self.inner.holder, ending.last_step as u64, state)
+            .requeue_job(job.seq, holder, ending.last_step as u64, state)
             .await
         {
             Ok(()) => {
@@ -531,7 +542,13 @@ impl JobRunner {
         Ok(RunStart::new(spec, origin, checkpoint))
     }
 
-    async fn execute(&self, job: &JobRow, start: RunStart, flag: Arc<AtomicBool>) -> Ending {
+    async fn execute(
+        &self,
+        job: &JobRow,
+        holder: &Holder,
+        start: RunStart,
+        flag: Arc<AtomicBool>,
+    ) -> Ending {
         let seq = job.seq;
         let spec = &start.spec;
         // The stored dataset is loaded here, on the runtime; the run itself is blocking. Only
@@ -551,7 +568,7 @@ impl JobRunner {
         let (tx, rx) = mpsc::channel::<HistoryMessage>(HISTORY_CHANNEL_BATCHES);
         let writer = tokio::spawn(write_history(
             self.inner.store.clone(),
-            self.inner.holder.clone(),
+            holder.clone(),
             seq,
             rx,
             self.inner.history_written.clone(),

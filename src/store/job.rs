@@ -346,7 +346,8 @@ impl Store {
             .collect()
     }
 
-    /// Takes the oldest queued job, marks it running and gives `holder` a lease on it, atomically: no job is handed to two workers. On PostgreSQL the
+    /// Takes the oldest queued job, marks it running and gives `holder` (a claim, see
+    /// [`Holder::claim`]) a lease on it, atomically: no job is handed to two workers. On PostgreSQL the
     /// candidate row is locked with `FOR UPDATE SKIP LOCKED`, so workers claiming at the same
     /// time take different jobs instead of waiting for each other.
     pub async fn claim_next_job(&self, holder: &Holder) -> Result<Option<JobRow>, StoreError> {
@@ -369,15 +370,16 @@ impl Store {
         .transpose()
     }
 
-    /// Renews `holder`'s leases on its running jobs until `lease` from now, and returns them
-    /// with their cancel flags: the heartbeat that keeps a job with its worker and carries a
-    /// cancel made through any API process to it. A job of this worker missing from the answer
-    /// was lost (its lease had expired and it went back to the queue).
+    /// Renews the leases of every claim of the worker `holder` (see [`Holder::claim`]) on its
+    /// running jobs until `lease` from now, and returns them with their cancel flags: the
+    /// heartbeat that keeps a job with its worker and carries a cancel made through any API
+    /// process to it. A claim of this worker missing from the answer was lost (its lease had
+    /// expired and the job went back to the queue, maybe to be claimed again, by another claim).
     pub async fn renew_leases(&self, holder: &Holder) -> Result<Vec<RenewedLease>, StoreError> {
-        let rows: Vec<(i64, i64)> = on_pool!(self, p => sqlx::query_as(
+        let rows: Vec<(i64, String, i64)> = on_pool!(self, p => sqlx::query_as(
             "UPDATE job SET lease_expires_at = $1 \
-             WHERE lease_owner = $2 AND status = 'running' \
-             RETURNING job_seq, cancel_requested",
+             WHERE status = 'running' AND substr(lease_owner, 1, length($2) + 1) = $2 || '#' \
+             RETURNING job_seq, lease_owner, cancel_requested",
         )
         .bind(lease_deadline(holder.lease))
         .bind(&holder.worker)
@@ -385,8 +387,9 @@ impl Store {
         .await?);
         Ok(rows
             .into_iter()
-            .map(|(seq, cancel)| RenewedLease {
+            .map(|(seq, owner, cancel)| RenewedLease {
                 seq,
+                owner,
                 cancel_requested: cancel != 0,
             })
             .collect())
@@ -643,20 +646,38 @@ impl Store {
     }
 }
 
-/// A worker, as the holder of leases on the jobs it runs.
+/// A worker, as the holder of leases on the jobs it runs, or one claim of a worker (see
+/// [`Holder::claim`]).
 #[derive(Debug, Clone)]
 pub struct Holder {
-    /// Unique per worker process (host, process id and a random part).
+    /// Unique per worker process (host, process id and a random part); a claim's adds
+    /// `#<claim number>`.
     pub worker: String,
     /// How long a lease lasts without renewal.
     pub lease: Duration,
 }
 
+impl Holder {
+    /// The holder of one claim of this worker, `number` a number the worker never uses twice.
+    /// Jobs are claimed, written and finished under the claim's own name, so a run that lost
+    /// its job (its lease expired while it stalled, and the job went back to the queue) is
+    /// fenced out even when another run of its own process has claimed the job again since;
+    /// [`Store::renew_leases`] renews all of a worker's claims at once.
+    pub fn claim(&self, number: u64) -> Holder {
+        Holder {
+            worker: format!("{}#{number}", self.worker),
+            lease: self.lease,
+        }
+    }
+}
+
 /// A lease renewed by [`Store::renew_leases`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RenewedLease {
     /// The job.
     pub seq: i64,
+    /// The claim that holds it (see [`Holder::claim`]).
+    pub owner: String,
     /// Whether a client asked to cancel it.
     pub cancel_requested: bool,
 }

@@ -8,7 +8,8 @@ use saddle::tenant::Tenant;
 
 use crate::helpers::TestDatabase;
 
-fn holder(name: &str, lease: Duration) -> Holder {
+/// A worker, whose claims hold the leases (see `Holder::claim`).
+fn worker(name: &str, lease: Duration) -> Holder {
     Holder {
         worker: name.into(),
         lease,
@@ -74,8 +75,9 @@ async fn only_the_holder_of_a_lease_writes_and_finishes_its_job() {
     let db = TestDatabase::create().await;
     let store = Store::connect(db.url()).await.unwrap();
     queue_jobs(&store, 1).await;
-    let a = holder("worker-a", Duration::from_secs(60));
-    let b = holder("worker-b", Duration::from_secs(60));
+    let worker_a = worker("worker-a", Duration::from_secs(60));
+    let a = worker_a.claim(1);
+    let b = worker("worker-b", Duration::from_secs(60)).claim(1);
     let job = store
         .claim_next_job(&a)
         .await
@@ -106,7 +108,7 @@ async fn only_the_holder_of_a_lease_writes_and_finishes_its_job() {
         store.finish_job(job.seq, &a, &ending(9)).await,
         Err(StoreError::LeaseLost)
     ));
-    assert!(store.renew_leases(&a).await.unwrap().is_empty());
+    assert!(store.renew_leases(&worker_a).await.unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -114,12 +116,16 @@ async fn the_heartbeat_renews_leases_and_carries_cancels_to_the_worker() {
     let db = TestDatabase::create().await;
     let store = Store::connect(db.url()).await.unwrap();
     let ids = queue_jobs(&store, 2).await;
-    let a = holder("worker-a", Duration::from_secs(60));
-    let first = store.claim_next_job(&a).await.unwrap().unwrap();
-    let second = store.claim_next_job(&a).await.unwrap().unwrap();
+    let a = worker("worker-a", Duration::from_secs(60));
+    let first = store.claim_next_job(&a.claim(1)).await.unwrap().unwrap();
+    let second = store.claim_next_job(&a.claim(2)).await.unwrap().unwrap();
     let renewed = store.renew_leases(&a).await.unwrap();
     assert_eq!(renewed.len(), 2);
     assert!(renewed.iter().all(|lease| !lease.cancel_requested));
+    // Each lease is renewed under the claim that holds it.
+    let owner_of = |seq: i64| renewed.iter().find(|l| l.seq == seq).unwrap().owner.clone();
+    assert_eq!(owner_of(first.seq), a.claim(1).worker);
+    assert_eq!(owner_of(second.seq), a.claim(2).worker);
 
     store
         .request_cancel(&Tenant::default(), &ids[1])
@@ -140,8 +146,9 @@ async fn an_expired_lease_requeues_the_job_from_its_checkpoint_and_fences_out_it
     let db = TestDatabase::create().await;
     let store = Store::connect(db.url()).await.unwrap();
     queue_jobs(&store, 2).await;
-    let dying = holder("worker-dying", Duration::from_millis(300));
-    let alive = holder("worker-alive", Duration::from_secs(60));
+    let dying_worker = worker("worker-dying", Duration::from_millis(300));
+    let dying = dying_worker.claim(1);
+    let alive = worker("worker-alive", Duration::from_secs(60)).claim(1);
     let lost = store.claim_next_job(&dying).await.unwrap().unwrap();
     let kept = store.claim_next_job(&alive).await.unwrap().unwrap();
     store
@@ -177,18 +184,24 @@ async fn an_expired_lease_requeues_the_job_from_its_checkpoint_and_fences_out_it
         store.finish_job(lost.seq, &dying, &ending(59)).await,
         Err(StoreError::LeaseLost)
     ));
-    assert!(store.renew_leases(&dying).await.unwrap().is_empty());
+    assert!(store.renew_leases(&dying_worker).await.unwrap().is_empty());
 
-    let taken = store.claim_next_job(&alive).await.unwrap().unwrap();
+    // Claimed again — even by the same worker, a new claim — it is written by that claim only.
+    let again = dying_worker.claim(2);
+    let taken = store.claim_next_job(&again).await.unwrap().unwrap();
     assert_eq!(taken.seq, lost.seq);
     let (_, checkpoint) = store.run_state(taken.seq).await.unwrap();
     assert_eq!(checkpoint.as_deref(), Some("{}"));
+    assert!(matches!(
+        store.insert_steps(taken.seq, &dying, &batch(40..50)).await,
+        Err(StoreError::LeaseLost)
+    ));
     store
-        .insert_steps(taken.seq, &alive, &batch(40..100))
+        .insert_steps(taken.seq, &again, &batch(40..100))
         .await
         .unwrap();
     store
-        .finish_job(taken.seq, &alive, &ending(99))
+        .finish_job(taken.seq, &again, &ending(99))
         .await
         .unwrap();
     assert_eq!(store.count_steps(taken.seq, -1).await.unwrap(), 100);
@@ -203,9 +216,13 @@ async fn workers_claiming_at_once_take_every_job_exactly_once() {
     for w in 0..6 {
         let store = store.clone();
         claimers.push(tokio::spawn(async move {
-            let me = holder(&format!("worker-{w}"), Duration::from_secs(60));
+            let me = worker(&format!("worker-{w}"), Duration::from_secs(60));
             let mut mine = Vec::new();
-            while let Some(job) = store.claim_next_job(&me).await.unwrap() {
+            while let Some(job) = store
+                .claim_next_job(&me.claim(mine.len() as u64))
+                .await
+                .unwrap()
+            {
                 mine.push(job.seq);
             }
             mine

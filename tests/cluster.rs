@@ -1,0 +1,895 @@
+//! Many processes on one PostgreSQL database, with the real binary: one `--role api` process
+//! and three `--role worker` processes run 300 jobs; one worker is killed with SIGKILL while it
+//! runs checkpointed jobs. Its jobs' leases expire, another worker's heartbeat queues them
+//! again and they resume from their last checkpoint. Then another worker is stopped (SIGSTOP)
+//! for longer than its leases and continued: its runs of the jobs it lost meanwhile are fenced
+//! out. Every job ends succeeded, once, with the history of an uninterrupted run, bit for bit.
+//!
+//! Needs PostgreSQL on 127.0.0.1:5432 (user `postgres`, trust auth; override with
+//! `SADDLE_TEST_POSTGRES=postgres://user@host:port`); each run creates its own databases and
+//! drops them at the end. Without a reachable server the test says so and passes.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use serde_json::{json, Value};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{ConnectOptions, Connection};
+
+use saddle::store::{Holder, JobEnding, JobStatus, NewJob, StepBatch, Store, StoreError};
+use saddle::tenant::Tenant;
+
+const JOBS: usize = 300;
+const WORKERS: usize = 3;
+
+/// The server the test's databases are made on.
+fn server_url() -> String {
+    std::env::var("SADDLE_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+}
+
+/// Runs one statement on the server's `postgres` database (CREATE/DROP DATABASE).
+async fn admin(statement: &str) -> Result<(), sqlx::Error> {
+    let mut conn = format!("{}/postgres", server_url())
+        .parse::<PgConnectOptions>()?
+        .connect()
+        .await?;
+    sqlx::query(statement).execute(&mut conn).await?;
+    conn.close().await
+}
+
+/// A fresh database of the test's own, dropped (with its connections) when this is dropped.
+struct Database {
+    name: String,
+}
+
+impl Database {
+    async fn create(purpose: &str) -> Result<Self, sqlx::Error> {
+        let name = format!(
+            "saddle_cluster_{purpose}_{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..12]
+        );
+        admin(&format!("CREATE DATABASE {name}")).await?;
+        Ok(Self { name })
+    }
+
+    fn url(&self) -> String {
+        format!("{}/{}", server_url(), self.name)
+    }
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        let statement = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        // Drop may run inside the test's runtime: a thread of its own with its own runtime.
+        let dropped = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(admin(&statement))
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("could not drop the test database {}", self.name);
+        }
+    }
+}
+
+/// A `saddle serve` child process, killed when dropped.
+struct Process {
+    name: String,
+    child: Child,
+    address: String,
+    log: PathBuf,
+}
+
+impl Process {
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// SIGKILL, and waits until the process is gone.
+    fn kill(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The log directory: kept when the test fails (its path is in the failure messages) or
+/// `SADDLE_TEST_KEEP_LOGS` is set, removed when it passes.
+struct Logs {
+    dir: PathBuf,
+}
+
+impl Logs {
+    fn new() -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("saddle-cluster-")
+            .tempdir()
+            .unwrap()
+            .keep();
+        Self { dir }
+    }
+}
+
+impl Drop for Logs {
+    fn drop(&mut self) {
+        if std::thread::panicking() || std::env::var_os("SADDLE_TEST_KEEP_LOGS").is_some() {
+            eprintln!("the processes' logs are kept in {}", self.dir.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts `saddle serve` with `role` over `database_url`, logging to `<logs>/<name>.log`.
+fn spawn(name: &str, role: &str, database_url: &str, logs: &Path, extra: &[&str]) -> Process {
+    let port = free_port();
+    let log = logs.join(format!("{name}.log"));
+    let out = std::fs::File::create(&log).unwrap();
+    let err = out.try_clone().unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_saddle"))
+        .arg("serve")
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .args(["--database-url", database_url])
+        .args(["--role", role])
+        .args(["--rate-limit-rps", "0"])
+        .args(["--max-active-jobs-per-tenant", "100000"])
+        .args(["--shutdown-seconds", "2"])
+        .args(extra)
+        .env("RUST_LOG", "info")
+        .stdout(out)
+        .stderr(err)
+        .spawn()
+        .expect("the saddle binary starts");
+    Process {
+        name: name.into(),
+        child,
+        address: format!("http://127.0.0.1:{port}"),
+        log,
+    }
+}
+
+/// Waits until every process answers /healthz.
+async fn wait_healthy(client: &reqwest::Client, processes: &mut [&mut Process]) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for process in processes.iter_mut() {
+        loop {
+            let ok = client
+                .get(process.url("/healthz"))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success());
+            if ok {
+                break;
+            }
+            if let Ok(Some(status)) = process.child.try_wait() {
+                panic!(
+                    "{} exited with {status} at start; see {}",
+                    process.name,
+                    process.log.display()
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} did not come up; see {}",
+                process.name,
+                process.log.display()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// The distinct jobs, each about 100–300 ms of work in a debug build: four optimizers on
+/// Rosenbrock (every n-th record, with params) and a mini-batch MLP (shuffled batches: the
+/// resumed run must pick the data order up where it was).
+fn specs() -> Vec<Value> {
+    let rosenbrock = |optimizer: Value, dim: usize, steps: u64, every: u64| {
+        let initial: Vec<f64> = (0..dim)
+            .map(|i| if i % 2 == 0 { -1.2 } else { 1.0 })
+            .collect();
+        json!({
+            "problem": {"kind": "builtin", "name": "rosenbrock"},
+            "initial": initial,
+            "optimizer": optimizer,
+            "stop": {"max_steps": steps},
+            "record": {"every": every, "params": true}
+        })
+    };
+    let mut sgd = rosenbrock(
+        json!({"name": "sgd", "lr": 0.0002, "momentum": 0.9, "nesterov": true}),
+        20,
+        20_000,
+        80,
+    );
+    sgd["schedule"] = json!({"name": "step", "step_size": 5_000, "gamma": 0.9});
+    let features: Vec<Value> = (0..60)
+        .map(|i| {
+            let t = i as f64 / 60.0 * 6.0;
+            json!([t.cos() * (1.0 + 0.05 * i as f64), t.sin()])
+        })
+        .collect();
+    let targets: Vec<f64> = (0..60).map(|i| (i % 2) as f64).collect();
+    vec![
+        rosenbrock(json!({"name": "adam", "lr": 0.001}), 2, 20_000, 50),
+        sgd,
+        rosenbrock(
+            json!({"name": "lbfgs", "lr": 0.002, "history_size": 5, "max_iter": 1}),
+            8,
+            10_000,
+            40,
+        ),
+        rosenbrock(json!({"name": "rmsprop", "lr": 0.0001}), 50, 1_600, 10),
+        json!({
+            "problem": {
+                "kind": "model",
+                "model": {"type": "mlp", "hidden": [8], "activation": "tanh"},
+                "loss": "bce",
+                "data": {"features": features, "targets": targets},
+                "batch_size": 8, "shuffle": true, "seed": 5, "validation_split": 0.2,
+                "eval_every": 50
+            },
+            "initial": {"init": "xavier_uniform", "seed": 2},
+            "optimizer": {"name": "adam", "lr": 0.01},
+            "schedule": {"name": "cosine", "t_max": 1000},
+            "stop": {"max_steps": 800},
+            "record": {"every": 4}
+        }),
+    ]
+}
+
+/// An HTTP client of one API process.
+struct Api<'a> {
+    client: &'a reqwest::Client,
+    process: &'a Process,
+}
+
+impl Api<'_> {
+    async fn get(&self, path: &str) -> Value {
+        let response = self
+            .client
+            .get(self.process.url(path))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: {e}; see {}", self.process.log.display()));
+        assert!(
+            response.status().is_success(),
+            "GET {path}: {}; see {}",
+            response.status(),
+            self.process.log.display()
+        );
+        response.json().await.unwrap()
+    }
+
+    async fn submit(&self, spec: &Value) -> String {
+        let response = self
+            .client
+            .post(self.process.url("/v1/jobs"))
+            .json(spec)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(status, 201, "{body}");
+        body["id"].as_str().unwrap().to_string()
+    }
+
+    /// The whole history as the JSON text of each record.
+    async fn history(&self, id: &str) -> Vec<String> {
+        let mut records = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let mut path = format!("/v1/jobs/{id}/steps?limit=10000");
+            if let Some(t) = &token {
+                path.push_str(&format!("&page_token={t}"));
+            }
+            let page = self.get(&path).await;
+            records.extend(
+                page["steps"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(Value::to_string),
+            );
+            match page["next_page_token"].as_str() {
+                Some(t) => token = Some(t.to_string()),
+                None => return records,
+            }
+        }
+    }
+}
+
+/// A finished job's history and final params.
+#[derive(Debug, PartialEq)]
+struct Run {
+    history: Vec<String>,
+    final_params: String,
+}
+
+/// Waits until every job in `pool`'s database is finished.
+async fn wait_all_finished(pool: &PgPool, total: usize, timeout: Duration, logs: &Path) {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let finished: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM job WHERE status IN ('succeeded', 'failed', 'cancelled')",
+        )
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        if finished as usize == total {
+            return;
+        }
+        if Instant::now() > deadline {
+            let states: Vec<(String, i64)> =
+                sqlx::query_as("SELECT status, COUNT(*) FROM job GROUP BY status")
+                    .fetch_all(pool)
+                    .await
+                    .unwrap();
+            panic!(
+                "only {finished} of {total} jobs finished in {timeout:?}: {states:?}; see the \
+                 logs in {}",
+                logs.display()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Reads a finished job and its history through `api`.
+async fn finished_run(api: &Api<'_>, id: &str) -> (Value, Run) {
+    let job = api.get(&format!("/v1/jobs/{id}")).await;
+    let history = api.history(id).await;
+    let final_params = job["result"]["final_params"].to_string();
+    (
+        job,
+        Run {
+            history,
+            final_params,
+        },
+    )
+}
+
+/// The uninterrupted runs: each spec once, in one `--role all` process on a database of its
+/// own.
+async fn reference_runs(client: &reqwest::Client, specs: &[Value], logs: &Path) -> Vec<Run> {
+    let db = Database::create("reference").await.unwrap();
+    let mut process = spawn(
+        "reference",
+        "all",
+        &db.url(),
+        logs,
+        &["--workers", "2", "--checkpoint-seconds", "5"],
+    );
+    wait_healthy(client, &mut [&mut process]).await;
+    let api = Api {
+        client,
+        process: &process,
+    };
+    let mut ids = Vec::new();
+    for spec in specs {
+        ids.push(api.submit(spec).await);
+    }
+    let pool = PgPool::connect(&db.url()).await.unwrap();
+    wait_all_finished(&pool, specs.len(), Duration::from_secs(60), logs).await;
+    pool.close().await;
+    let mut runs = Vec::new();
+    for id in &ids {
+        let (job, run) = finished_run(&api, id).await;
+        assert_eq!(job["status"], "succeeded", "reference run: {job}");
+        runs.push(run);
+    }
+    drop(process);
+    drop(db);
+    runs
+}
+
+/// The tables and triggers that record every status change of a job, with the lease owner
+/// before and after, any change made to a job after it finished, and the first and last step
+/// of every batch of history stored; one sequence orders them all.
+const AUDIT: &[&str] = &[
+    "CREATE SEQUENCE audit_order",
+    "CREATE TABLE job_audit ( \
+       audit_seq BIGINT PRIMARY KEY DEFAULT nextval('audit_order'), \
+       job_seq BIGINT NOT NULL, old_status TEXT NOT NULL, new_status TEXT NOT NULL, \
+       old_owner TEXT, new_owner TEXT, finished_at TEXT)",
+    "CREATE FUNCTION job_audit() RETURNS trigger LANGUAGE plpgsql AS $$ \
+     BEGIN \
+       IF NEW.status IS DISTINCT FROM OLD.status \
+          OR (OLD.status IN ('succeeded', 'failed', 'cancelled') AND NEW IS DISTINCT FROM OLD) THEN \
+         INSERT INTO job_audit (job_seq, old_status, new_status, old_owner, new_owner, finished_at) \
+         VALUES (NEW.job_seq, OLD.status, NEW.status, OLD.lease_owner, NEW.lease_owner, NEW.finished_at); \
+       END IF; \
+       RETURN NEW; \
+     END $$",
+    "CREATE TRIGGER job_audit AFTER UPDATE ON job FOR EACH ROW EXECUTE FUNCTION job_audit()",
+    "CREATE TABLE step_audit ( \
+       audit_seq BIGINT PRIMARY KEY DEFAULT nextval('audit_order'), \
+       job_seq BIGINT NOT NULL, first_step BIGINT NOT NULL, last_step BIGINT NOT NULL)",
+    "CREATE FUNCTION step_audit() RETURNS trigger LANGUAGE plpgsql AS $$ \
+     BEGIN \
+       INSERT INTO step_audit (job_seq, first_step, last_step) \
+       SELECT job_seq, MIN(step), MAX(step) FROM inserted GROUP BY job_seq; \
+       RETURN NULL; \
+     END $$",
+    "CREATE TRIGGER step_audit AFTER INSERT ON step REFERENCING NEW TABLE AS inserted \
+     FOR EACH STATEMENT EXECUTE FUNCTION step_audit()",
+];
+
+/// A status change of a job, as the audit trigger recorded it.
+#[derive(Debug, sqlx::FromRow)]
+struct Change {
+    audit_seq: i64,
+    job_seq: i64,
+    old_status: String,
+    new_status: String,
+    /// The lease owner before the change (on a finish: the claim that finished it).
+    old_owner: Option<String>,
+    #[allow(dead_code)] // shown in failure messages
+    new_owner: Option<String>,
+}
+
+/// Sends `SIGSTOP`, `SIGCONT`… to a process.
+fn signal(pid: u32, name: &str) {
+    let sent = Command::new("kill")
+        .args([&format!("-{name}"), &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success(), "kill -{name} {pid}");
+}
+
+/// The process id in a lease owner's name, `host:pid:random`.
+fn owner_pid(owner: &str) -> Option<u32> {
+    owner.rsplit(':').nth(1)?.parse().ok()
+}
+
+/// Waits until every worker runs a job and one of them (the victim) runs a job that has
+/// stored a checkpoint; returns the victim's index.
+async fn pick_victim(pool: &PgPool, workers: &[Process], logs: &Path) -> usize {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let running: Vec<(String, Option<i64>)> = sqlx::query_as(
+            "SELECT lease_owner, checkpoint_step FROM job \
+             WHERE status = 'running' AND lease_owner IS NOT NULL",
+        )
+        .fetch_all(pool)
+        .await
+        .unwrap();
+        let mut busy = BTreeSet::new();
+        let mut checkpointed = BTreeSet::new();
+        for (owner, checkpoint) in &running {
+            if let Some(pid) = owner_pid(owner) {
+                busy.insert(pid);
+                if checkpoint.is_some_and(|s| s > 0) {
+                    checkpointed.insert(pid);
+                }
+            }
+        }
+        if workers.iter().all(|w| busy.contains(&w.pid())) {
+            if let Some(victim) = workers.iter().position(|w| checkpointed.contains(&w.pid())) {
+                return victim;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the workers did not all get busy with checkpointed jobs: {running:?}; see the \
+             logs in {}",
+            logs.display()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_worker_s_jobs_resume_elsewhere_and_every_job_equals_an_uninterrupted_run() {
+    if let Err(e) = admin("SELECT 1").await {
+        eprintln!("skipped: no PostgreSQL at {} ({e})", server_url());
+        return;
+    }
+    let started = Instant::now();
+    let logs = Logs::new();
+    let client = reqwest::Client::new();
+    let specs = specs();
+    let reference = reference_runs(&client, &specs, &logs.dir).await;
+    eprintln!("reference runs done after {:?}", started.elapsed());
+
+    let db = Database::create("run").await.unwrap();
+    let url = db.url();
+    let worker_flags = [
+        "--workers",
+        "2",
+        "--lease-seconds",
+        "2",
+        "--heartbeat-seconds",
+        "0.3",
+        "--checkpoint-seconds",
+        "0.05",
+    ];
+    // All four at once: whichever gets there first applies the migrations.
+    let mut api_process = spawn("api", "api", &url, &logs.dir, &[]);
+    let mut workers: Vec<Process> = (0..WORKERS)
+        .map(|i| {
+            spawn(
+                &format!("worker{i}"),
+                "worker",
+                &url,
+                &logs.dir,
+                &worker_flags,
+            )
+        })
+        .collect();
+    {
+        let mut all: Vec<&mut Process> = std::iter::once(&mut api_process)
+            .chain(workers.iter_mut())
+            .collect();
+        wait_healthy(&client, &mut all).await;
+    }
+    let pool = PgPoolOptions::new()
+        .max_connections(4)
+        .connect(&url)
+        .await
+        .unwrap();
+    for statement in AUDIT {
+        sqlx::query(statement).execute(&pool).await.unwrap();
+    }
+
+    let api = Api {
+        client: &client,
+        process: &api_process,
+    };
+    // A few submissions at once, in order of the job list (the queue is taken in submission
+    // order, so the kinds stay mixed).
+    let ids: Vec<(String, usize)> = futures_util::stream::iter(0..JOBS)
+        .map(|i| {
+            let (api, specs) = (&api, &specs);
+            async move {
+                let kind = i % specs.len();
+                (api.submit(&specs[kind]).await, kind)
+            }
+        })
+        .buffered(4)
+        .collect()
+        .await;
+    eprintln!("{JOBS} jobs submitted after {:?}", started.elapsed());
+
+    let victim = pick_victim(&pool, &workers, &logs.dir).await;
+    let victim_pid = workers[victim].pid();
+    workers[victim].kill();
+    let killed_at = Instant::now();
+    // Nothing writes the victim's rows now until its leases expire.
+    let orphans: Vec<(i64, String, Option<i64>)> = sqlx::query_as(
+        "SELECT job_seq, lease_owner, checkpoint_step FROM job \
+         WHERE status = 'running' ORDER BY job_seq",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let orphans: BTreeMap<i64, (String, Option<i64>)> = orphans
+        .into_iter()
+        .filter(|(_, owner, _)| owner_pid(owner) == Some(victim_pid))
+        .map(|(seq, owner, checkpoint)| (seq, (owner, checkpoint)))
+        .collect();
+    eprintln!(
+        "killed {} (pid {victim_pid}) after {:?}, running {orphans:?}",
+        workers[victim].name,
+        started.elapsed()
+    );
+    assert!(
+        orphans.values().any(|(_, c)| c.is_some_and(|s| s > 0)),
+        "the victim had no checkpointed job running when it was killed: {orphans:?}"
+    );
+
+    // Its jobs go back to the queue once their leases expire.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let still: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM job WHERE job_seq = ANY($1) AND lease_owner = ANY($2)",
+        )
+        .bind(orphans.keys().copied().collect::<Vec<_>>())
+        .bind(orphans.values().map(|(o, _)| o.clone()).collect::<Vec<_>>())
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        if still == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the dead worker's jobs were not taken back in 30 s; see the logs in {}",
+            logs.dir.display()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let requeued_after = killed_at.elapsed();
+    eprintln!("the victim's jobs were requeued {requeued_after:?} after the kill");
+    assert!(
+        requeued_after >= Duration::from_secs(1),
+        "the jobs were taken from the victim before its lease could expire: {requeued_after:?}"
+    );
+
+    // Another worker stalls (SIGSTOP) for longer than its leases: the third one's heartbeat
+    // queues its jobs again, and when it wakes up its runs of them are fenced out (their
+    // writes and endings refused), while it, or the third worker, runs them again.
+    let sleeper = (0..WORKERS).find(|&i| i != victim).unwrap();
+    let sleeper_pid = workers[sleeper].pid();
+    signal(sleeper_pid, "STOP");
+    let stalled: Vec<i64> = sqlx::query_as::<_, (i64, String)>(
+        "SELECT job_seq, lease_owner FROM job WHERE status = 'running' ORDER BY job_seq",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap()
+    .into_iter()
+    .filter(|(_, owner)| owner_pid(owner) == Some(sleeper_pid))
+    .map(|(seq, _)| seq)
+    .collect();
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    signal(sleeper_pid, "CONT");
+    eprintln!(
+        "stalled {} (pid {sleeper_pid}) for 4 s after {:?}, running {stalled:?}",
+        workers[sleeper].name,
+        started.elapsed()
+    );
+    assert!(!stalled.is_empty(), "the stalled worker ran no job");
+
+    wait_all_finished(&pool, JOBS, Duration::from_secs(150), &logs.dir).await;
+    eprintln!("all {JOBS} jobs finished after {:?}", started.elapsed());
+
+    // Every job: succeeded with the full budget, a contiguous history equal to the
+    // uninterrupted run's, the same final params.
+    let runs: Vec<(Value, Run)> = futures_util::stream::iter(ids.iter())
+        .map(|(id, _)| finished_run(&api, id))
+        .buffered(6)
+        .collect()
+        .await;
+    for ((id, kind), (job, run)) in ids.iter().zip(&runs) {
+        assert_eq!(job["status"], "succeeded", "job {id}: {job}");
+        assert_eq!(job["stop_reason"], "max_steps", "job {id}");
+        assert_eq!(
+            job["progress"]["step"], specs[*kind]["stop"]["max_steps"],
+            "job {id}"
+        );
+        let steps: Vec<u64> = run
+            .history
+            .iter()
+            .map(|r| {
+                serde_json::from_str::<Value>(r).unwrap()["step"]
+                    .as_u64()
+                    .unwrap()
+            })
+            .collect();
+        assert!(
+            steps.windows(2).all(|w| w[0] < w[1]),
+            "job {id}: the history is not in strictly increasing step order"
+        );
+        let expected = &reference[*kind];
+        assert_eq!(
+            run.history.len(),
+            expected.history.len(),
+            "job {id} (spec {kind}): records"
+        );
+        for (n, (a, b)) in run.history.iter().zip(&expected.history).enumerate() {
+            // JSON numbers are written with round-trip precision: equal text is equal bits.
+            assert_eq!(a, b, "job {id} (spec {kind}): record {n}");
+        }
+        assert_eq!(run.final_params, expected.final_params, "job {id}");
+    }
+
+    // The dead and the stalled worker's jobs were resumed.
+    let attempts: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT job_seq, resume_attempts FROM job WHERE resume_attempts > 0 ORDER BY job_seq",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let attempts: HashMap<i64, i64> = attempts.into_iter().collect();
+    for seq in orphans.keys().chain(&stalled) {
+        assert!(
+            attempts.get(seq).is_some_and(|&n| n >= 1),
+            "job {seq} of the dead or stalled worker was not resumed"
+        );
+    }
+    let others: Vec<_> = attempts
+        .keys()
+        .filter(|seq| !orphans.contains_key(seq) && !stalled.contains(seq))
+        .collect();
+    if !others.is_empty() {
+        // Not wrong (their histories were checked above): jobs claimed again by the stalled
+        // worker, or a heartbeat that came late on a busy machine.
+        eprintln!("other jobs resumed too: {others:?}");
+    }
+
+    // Every status change: each job claimed, maybe queued again (after a lease expired),
+    // finished once, and never changed after that.
+    let audit: Vec<Change> = sqlx::query_as(
+        "SELECT audit_seq, job_seq, old_status, new_status, old_owner, new_owner FROM job_audit \
+         ORDER BY audit_seq",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let mut changes: BTreeMap<i64, Vec<Change>> = BTreeMap::new();
+    for change in audit {
+        changes.entry(change.job_seq).or_default().push(change);
+    }
+    assert_eq!(changes.len(), JOBS, "jobs with status changes");
+    for (seq, changes) in &changes {
+        let finishes = changes
+            .iter()
+            .filter(|c| c.new_status == "succeeded")
+            .count();
+        assert_eq!(
+            finishes, 1,
+            "job {seq} finished {finishes} times: {changes:?}"
+        );
+        let last = changes.last().unwrap();
+        assert!(
+            last.old_status == "running" && last.new_status == "succeeded",
+            "job {seq} changed after it finished: {changes:?}"
+        );
+        let requeues: Vec<&Change> = changes
+            .iter()
+            .filter(|c| c.old_status == "running" && c.new_status == "queued")
+            .collect();
+        // No claim that lost its job finished it (a claim of the same process may have).
+        for requeue in &requeues {
+            assert_ne!(
+                requeue.old_owner, last.old_owner,
+                "job {seq} was finished by a claim that had lost it: {changes:?}"
+            );
+        }
+        if stalled.contains(seq) {
+            assert!(
+                requeues
+                    .iter()
+                    .any(|c| c.old_owner.as_deref().and_then(owner_pid) == Some(sleeper_pid)),
+                "job {seq} of the stalled worker was not queued again: {changes:?}"
+            );
+        }
+        if let Some((_, checkpoint)) = orphans.get(seq) {
+            assert!(
+                requeues[0].old_owner.as_deref().and_then(owner_pid) == Some(victim_pid),
+                "job {seq} of the dead worker (checkpoint {checkpoint:?}): {changes:?}"
+            );
+            // The resumed run's first batch starts at the checkpoint's step (its record is
+            // made again), or at step 0 without a checkpoint.
+            let first: Option<i64> = sqlx::query_scalar(
+                "SELECT first_step FROM step_audit \
+                 WHERE job_seq = $1 AND audit_seq > $2 ORDER BY audit_seq LIMIT 1",
+            )
+            .bind(seq)
+            .bind(requeues[0].audit_seq)
+            .fetch_optional(&pool)
+            .await
+            .unwrap();
+            assert_eq!(
+                first,
+                Some(checkpoint.unwrap_or(0)),
+                "job {seq} of the dead worker did not resume from its checkpoint"
+            );
+            let finisher = last.old_owner.as_deref().and_then(owner_pid);
+            assert!(
+                finisher.is_some() && finisher != Some(victim_pid),
+                "job {seq} of the dead worker was finished by {finisher:?}"
+            );
+        }
+    }
+
+    pool.close().await;
+    drop(workers);
+    drop(api_process);
+    eprintln!("done after {:?}", started.elapsed());
+}
+
+/// A run whose lease expired while it stalled, and whose job went back to the queue and was
+/// claimed again by another run of the same worker process, is fenced out: its late writes
+/// and its ending are refused, and the heartbeat tells the two claims apart.
+#[tokio::test]
+async fn a_run_that_lost_its_job_cannot_write_it_after_its_own_process_claims_it_again() {
+    if let Err(e) = admin("SELECT 1").await {
+        eprintln!("skipped: no PostgreSQL at {} ({e})", server_url());
+        return;
+    }
+    let db = Database::create("fence").await.unwrap();
+    let store = Store::connect(&db.url()).await.unwrap();
+    store
+        .insert_job(NewJob {
+            job_id: "fenced",
+            tenant: &Tenant::default(),
+            max_active_jobs: 10,
+            name: None,
+            tags: &[],
+            spec: "{}",
+            problem_kind: "builtin",
+            optimizer_name: "adam",
+            max_steps: 10,
+            dataset_id: None,
+            continued_from: None,
+            resume_state: None,
+        })
+        .await
+        .unwrap();
+    let worker = Holder {
+        worker: "test:1:abcdef12".into(),
+        lease: Duration::from_secs(60),
+    };
+    let (first, second) = (worker.claim(0), worker.claim(1));
+    let job = store.claim_next_job(&first).await.unwrap().unwrap();
+    // The first run stalls past its lease; another worker's heartbeat queues the job again.
+    store
+        .execute_unchecked("UPDATE job SET lease_expires_at = 0")
+        .await
+        .unwrap();
+    let recovery = store.recover_interrupted_jobs(3, false).await.unwrap();
+    assert_eq!(recovery.restarted, 1);
+    // The same process claims it again, in another of its slots.
+    let again = store.claim_next_job(&second).await.unwrap().unwrap();
+    assert_eq!(again.seq, job.seq);
+
+    let batch = |step: i64| {
+        let mut batch = StepBatch::with_capacity(1, 0);
+        batch.steps.push(step);
+        batch.loss.push(1.0);
+        batch.grad_norm.push(1.0);
+        batch.lr.push(0.1);
+        batch.momentum.push(None);
+        batch.evaluations.push(step);
+        batch.epoch.push(None);
+        batch.metrics.push(None);
+        batch
+    };
+    let ending = JobEnding {
+        status: JobStatus::Succeeded,
+        stop_reason: Some("max_steps"),
+        progress_step: 10,
+        result: Some("{}"),
+        error: None,
+        final_state: None,
+    };
+    // The first run wakes up: refused.
+    let late = store.insert_steps(job.seq, &first, &batch(5)).await;
+    assert!(matches!(late, Err(StoreError::LeaseLost)), "{late:?}");
+    let late = store.finish_job(job.seq, &first, &ending).await;
+    assert!(matches!(late, Err(StoreError::LeaseLost)), "{late:?}");
+    // The heartbeat renews the job for the second claim only, so the first run is stopped.
+    let renewed = store.renew_leases(&worker).await.unwrap();
+    assert_eq!(renewed.len(), 1);
+    assert_eq!(
+        (renewed[0].seq, renewed[0].owner.as_str()),
+        (job.seq, second.worker.as_str())
+    );
+    // The second run writes and finishes.
+    store
+        .insert_steps(job.seq, &second, &batch(0))
+        .await
+        .unwrap();
+    store.finish_job(job.seq, &second, &ending).await.unwrap();
+    let job = store.get_job(&Tenant::default(), "fenced").await.unwrap();
+    assert_eq!(job.status, JobStatus::Succeeded);
+    store.close().await;
+}
