@@ -5,9 +5,9 @@
 //! for longer than its leases and continued: its runs of the jobs it lost meanwhile are fenced
 //! out. Every job ends succeeded, once, with the history of an uninterrupted run, bit for bit.
 //!
-//! Needs PostgreSQL on 127.0.0.1:5432 (user `postgres`, trust auth; override with
-//! `SADDLE_TEST_POSTGRES=postgres://user@host:port`); each run creates its own databases and
-//! drops them at the end. Without a reachable server the test says so and passes.
+//! Needs the PostgreSQL server of `SADDLE_TEST_POSTGRES_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/test`); each run creates its own databases and drops
+//! them at the end. Without a reachable server the test fails and says so.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::TcpListener;
@@ -17,68 +17,19 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use serde_json::{json, Value};
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::{ConnectOptions, Connection};
-
-use saddle::store::{Holder, JobEnding, JobStatus, NewJob, StepBatch, Store, StoreError};
-use saddle::tenant::Tenant;
+use sqlx::postgres::{PgPool, PgPoolOptions};
 
 const JOBS: usize = 300;
 const WORKERS: usize = 3;
 
-/// The server the test's databases are made on.
-fn server_url() -> String {
-    std::env::var("SADDLE_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
-}
+/// The backend of the shared test helpers' databases (see `helpers::TestDatabase`).
+pub const BACKEND: saddle::store::Backend = saddle::store::Backend::Postgres;
 
-/// Runs one statement on the server's `postgres` database (CREATE/DROP DATABASE).
-async fn admin(statement: &str) -> Result<(), sqlx::Error> {
-    let mut conn = format!("{}/postgres", server_url())
-        .parse::<PgConnectOptions>()?
-        .connect()
-        .await?;
-    sqlx::query(statement).execute(&mut conn).await?;
-    conn.close().await
-}
+#[allow(dead_code)]
+#[path = "api/helpers.rs"]
+mod helpers;
 
-/// A fresh database of the test's own, dropped (with its connections) when this is dropped.
-struct Database {
-    name: String,
-}
-
-impl Database {
-    async fn create(purpose: &str) -> Result<Self, sqlx::Error> {
-        let name = format!(
-            "saddle_cluster_{purpose}_{}",
-            &uuid::Uuid::new_v4().simple().to_string()[..12]
-        );
-        admin(&format!("CREATE DATABASE {name}")).await?;
-        Ok(Self { name })
-    }
-
-    fn url(&self) -> String {
-        format!("{}/{}", server_url(), self.name)
-    }
-}
-
-impl Drop for Database {
-    fn drop(&mut self) {
-        let statement = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
-        // Drop may run inside the test's runtime: a thread of its own with its own runtime.
-        let dropped = std::thread::spawn(move || {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap()
-                .block_on(admin(&statement))
-        })
-        .join();
-        if !matches!(dropped, Ok(Ok(()))) {
-            eprintln!("could not drop the test database {}", self.name);
-        }
-    }
-}
+use helpers::TestDatabase;
 
 /// A `saddle serve` child process, killed when dropped.
 struct Process {
@@ -378,11 +329,11 @@ async fn finished_run(api: &Api<'_>, id: &str) -> (Value, Run) {
 /// The uninterrupted runs: each spec once, in one `--role all` process on a database of its
 /// own.
 async fn reference_runs(client: &reqwest::Client, specs: &[Value], logs: &Path) -> Vec<Run> {
-    let db = Database::create("reference").await.unwrap();
+    let db = TestDatabase::create().await;
     let mut process = spawn(
         "reference",
         "all",
-        &db.url(),
+        db.url(),
         logs,
         &["--workers", "2", "--checkpoint-seconds", "5"],
     );
@@ -395,7 +346,7 @@ async fn reference_runs(client: &reqwest::Client, specs: &[Value], logs: &Path) 
     for spec in specs {
         ids.push(api.submit(spec).await);
     }
-    let pool = PgPool::connect(&db.url()).await.unwrap();
+    let pool = PgPool::connect(db.url()).await.unwrap();
     wait_all_finished(&pool, specs.len(), Duration::from_secs(60), logs).await;
     pool.close().await;
     let mut runs = Vec::new();
@@ -507,10 +458,6 @@ async fn pick_victim(pool: &PgPool, workers: &[Process], logs: &Path) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_worker_s_jobs_resume_elsewhere_and_every_job_equals_an_uninterrupted_run() {
-    if let Err(e) = admin("SELECT 1").await {
-        eprintln!("skipped: no PostgreSQL at {} ({e})", server_url());
-        return;
-    }
     let started = Instant::now();
     let logs = Logs::new();
     let client = reqwest::Client::new();
@@ -518,7 +465,7 @@ async fn a_killed_worker_s_jobs_resume_elsewhere_and_every_job_equals_an_uninter
     let reference = reference_runs(&client, &specs, &logs.dir).await;
     eprintln!("reference runs done after {:?}", started.elapsed());
 
-    let db = Database::create("run").await.unwrap();
+    let db = TestDatabase::create().await;
     let url = db.url();
     let worker_flags = [
         "--workers",
@@ -531,13 +478,13 @@ async fn a_killed_worker_s_jobs_resume_elsewhere_and_every_job_equals_an_uninter
         "0.05",
     ];
     // All four at once: whichever gets there first applies the migrations.
-    let mut api_process = spawn("api", "api", &url, &logs.dir, &[]);
+    let mut api_process = spawn("api", "api", url, &logs.dir, &[]);
     let mut workers: Vec<Process> = (0..WORKERS)
         .map(|i| {
             spawn(
                 &format!("worker{i}"),
                 "worker",
-                &url,
+                url,
                 &logs.dir,
                 &worker_flags,
             )
@@ -551,7 +498,7 @@ async fn a_killed_worker_s_jobs_resume_elsewhere_and_every_job_equals_an_uninter
     }
     let pool = PgPoolOptions::new()
         .max_connections(4)
-        .connect(&url)
+        .connect(url)
         .await
         .unwrap();
     for statement in AUDIT {
@@ -806,90 +753,140 @@ async fn a_killed_worker_s_jobs_resume_elsewhere_and_every_job_equals_an_uninter
     eprintln!("done after {:?}", started.elapsed());
 }
 
-/// A run whose lease expired while it stalled, and whose job went back to the queue and was
-/// claimed again by another run of the same worker process, is fenced out: its late writes
-/// and its ending are refused, and the heartbeat tells the two claims apart.
-#[tokio::test]
-async fn a_run_that_lost_its_job_cannot_write_it_after_its_own_process_claims_it_again() {
-    if let Err(e) = admin("SELECT 1").await {
-        eprintln!("skipped: no PostgreSQL at {} ({e})", server_url());
-        return;
-    }
-    let db = Database::create("fence").await.unwrap();
-    let store = Store::connect(&db.url()).await.unwrap();
-    store
-        .insert_job(NewJob {
-            job_id: "fenced",
-            tenant: &Tenant::default(),
-            max_active_jobs: 10,
-            name: None,
-            tags: &[],
-            spec: "{}",
-            problem_kind: "builtin",
-            optimizer_name: "adam",
-            max_steps: 10,
-            dataset_id: None,
-            continued_from: None,
-            resume_state: None,
-        })
-        .await
-        .unwrap();
-    let worker = Holder {
-        worker: "test:1:abcdef12".into(),
-        lease: Duration::from_secs(60),
-    };
-    let (first, second) = (worker.claim(0), worker.claim(1));
-    let job = store.claim_next_job(&first).await.unwrap().unwrap();
-    // The first run stalls past its lease; another worker's heartbeat queues the job again.
-    store
-        .execute_unchecked("UPDATE job SET lease_expires_at = 0")
-        .await
-        .unwrap();
-    let recovery = store.recover_interrupted_jobs(3, false).await.unwrap();
-    assert_eq!(recovery.restarted, 1);
-    // The same process claims it again, in another of its slots.
-    let again = store.claim_next_job(&second).await.unwrap().unwrap();
-    assert_eq!(again.seq, job.seq);
+/// The body of a GET of `url`, as text.
+async fn text(client: &reqwest::Client, url: &str) -> String {
+    client.get(url).send().await.unwrap().text().await.unwrap()
+}
 
-    let batch = |step: i64| {
-        let mut batch = StepBatch::with_capacity(1, 0);
-        batch.steps.push(step);
-        batch.loss.push(1.0);
-        batch.grad_norm.push(1.0);
-        batch.lr.push(0.1);
-        batch.momentum.push(None);
-        batch.evaluations.push(step);
-        batch.epoch.push(None);
-        batch.metrics.push(None);
-        batch
-    };
-    let ending = JobEnding {
-        status: JobStatus::Succeeded,
-        stop_reason: Some("max_steps"),
-        progress_step: 10,
-        result: Some("{}"),
-        error: None,
-        final_state: None,
-    };
-    // The first run wakes up: refused.
-    let late = store.insert_steps(job.seq, &first, &batch(5)).await;
-    assert!(matches!(late, Err(StoreError::LeaseLost)), "{late:?}");
-    let late = store.finish_job(job.seq, &first, &ending).await;
-    assert!(matches!(late, Err(StoreError::LeaseLost)), "{late:?}");
-    // The heartbeat renews the job for the second claim only, so the first run is stopped.
-    let renewed = store.renew_leases(&worker).await.unwrap();
-    assert_eq!(renewed.len(), 1);
-    assert_eq!(
-        (renewed[0].seq, renewed[0].owner.as_str()),
-        (job.seq, second.worker.as_str())
+/// Reads server-sent events from `response` until `stop` accepts one; returns the events read
+/// (name, data), failing after `timeout`.
+async fn read_events(
+    response: &mut reqwest::Response,
+    timeout: Duration,
+    stop: impl Fn(&str, &Value) -> bool,
+) -> Vec<(String, Value)> {
+    let deadline = Instant::now() + timeout;
+    let (mut buffer, mut events) = (String::new(), Vec::new());
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let chunk = tokio::time::timeout(left, response.chunk())
+            .await
+            .unwrap_or_else(|_| panic!("no matching event within {timeout:?}: {events:?}"))
+            .expect("stream chunk")
+            .unwrap_or_else(|| panic!("the stream ended first: {events:?}"));
+        buffer.push_str(std::str::from_utf8(&chunk).expect("UTF-8 events"));
+        while let Some(end) = buffer.find("\n\n") {
+            let block: String = buffer.drain(..end + 2).collect();
+            let name = block
+                .lines()
+                .find_map(|l| l.strip_prefix("event: "))
+                .unwrap_or("message")
+                .to_string();
+            let data = block
+                .lines()
+                .find_map(|l| l.strip_prefix("data: "))
+                .map_or(Value::Null, |d| serde_json::from_str(d).expect("JSON data"));
+            let done = stop(&name, &data);
+            events.push((name, data));
+            if done {
+                return events;
+            }
+        }
+    }
+}
+
+/// The API process and the worker process share nothing but the database: the event stream
+/// on the API process shows the steps the worker stores, a cancel sent to the API process
+/// stops the job on the worker (through its heartbeat), and the worker process answers only
+/// /healthz and /metrics.
+#[tokio::test]
+async fn an_api_process_streams_a_workers_steps_and_its_cancel_reaches_the_worker() {
+    let logs = Logs::new();
+    let db = TestDatabase::create().await;
+    let client = reqwest::Client::new();
+    let mut api_process = spawn("api", "api", db.url(), &logs.dir, &[]);
+    let mut worker = spawn(
+        "worker",
+        "worker",
+        db.url(),
+        &logs.dir,
+        &["--workers", "1", "--heartbeat-seconds", "0.2"],
     );
-    // The second run writes and finishes.
-    store
-        .insert_steps(job.seq, &second, &batch(0))
+    wait_healthy(&client, &mut [&mut api_process, &mut worker]).await;
+    let api = Api {
+        client: &client,
+        process: &api_process,
+    };
+    let id = api
+        .submit(&json!({
+            "problem": {"kind": "builtin", "name": "rosenbrock"},
+            "initial": [-1.5, 2.0],
+            "optimizer": {"name": "adam", "lr": 1e-6},
+            "stop": {"max_steps": 10_000_000}
+        }))
+        .await;
+
+    let mut stream = client
+        .get(api_process.url(&format!("/v1/jobs/{id}/events")))
+        .send()
         .await
         .unwrap();
-    store.finish_job(job.seq, &second, &ending).await.unwrap();
-    let job = store.get_job(&Tenant::default(), "fenced").await.unwrap();
-    assert_eq!(job.status, JobStatus::Succeeded);
-    store.close().await;
+    assert_eq!(stream.status(), 200);
+    let seen = read_events(&mut stream, Duration::from_secs(30), |name, data| {
+        name == "step" && data["step"].as_i64().is_some_and(|s| s >= 1000)
+    })
+    .await;
+    assert!(
+        seen.iter()
+            .any(|(name, data)| name == "status" && data["status"] == "running"),
+        "{seen:?}"
+    );
+
+    let asked = Instant::now();
+    let response = client
+        .post(api_process.url(&format!("/v1/jobs/{id}/cancel")))
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success(), "{}", response.status());
+    // The stream follows the job to its end, as the worker records it.
+    let ended = read_events(&mut stream, Duration::from_secs(30), |name, _| {
+        name == "end"
+    })
+    .await;
+    let took = asked.elapsed();
+    let (_, end) = ended.last().unwrap();
+    assert_eq!(end["status"], "cancelled", "{end}");
+    assert_eq!(end["stop_reason"], "cancelled", "{end}");
+    let stopped_at = end["progress"]["step"].as_u64().unwrap();
+    assert!((1000..10_000_000).contains(&stopped_at), "{end}");
+    // A heartbeat (0.2 s) and the run's next step, plus the stream's poll (0.25 s).
+    assert!(took < Duration::from_secs(5), "the cancel took {took:?}");
+    let job = api.get(&format!("/v1/jobs/{id}")).await;
+    assert_eq!(job["status"], "cancelled", "{job}");
+
+    // The worker serves its probes, not the API.
+    let metrics = text(&client, &worker.url("/metrics")).await;
+    assert!(
+        metrics.contains("saddle_info{backend=\"postgres\",worker=\""),
+        "{metrics}"
+    );
+    assert!(metrics.contains("saddle_workers 1"), "{metrics}");
+    let refused = client
+        .get(worker.url(&format!("/v1/jobs/{id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 404);
+    let problem: Value = refused.json().await.unwrap();
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("--role worker"),
+        "{problem}"
+    );
+    // And an API process runs no jobs.
+    let api_metrics = text(&client, &api_process.url("/metrics")).await;
+    assert!(api_metrics.contains("saddle_workers 0"), "{api_metrics}");
 }

@@ -238,3 +238,21 @@ async fn workers_claiming_at_once_take_every_job_exactly_once() {
     assert_eq!(before, 60, "claims: {before}");
     assert_eq!(claimed.len(), 60, "a job was claimed twice");
 }
+
+#[tokio::test]
+async fn the_api_and_worker_roles_are_refused_on_sqlite_with_the_way_out() {
+    let db = TestDatabase::create_on(saddle::store::Backend::Sqlite).await;
+    for role in [saddle::config::Role::Api, saddle::config::Role::Worker] {
+        let mut config = crate::helpers::test_config(db.url());
+        config.role = role;
+        let refused = saddle::startup::Application::build(config).await;
+        let message = match refused {
+            Err(e) => e.to_string(),
+            Ok(_) => panic!("--role {role:?} started on SQLite"),
+        };
+        assert!(
+            message.contains("--role all") && message.contains("postgres://"),
+            "{message}"
+        );
+    }
+}
