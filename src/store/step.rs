@@ -1,15 +1,15 @@
 //! The `step` table: step histories, written in batches and read by keyset.
 
-use sqlx::QueryBuilder;
+use sqlx::{PgConnection, QueryBuilder, SqliteConnection};
 
 use saddle_numeric::model::Metrics;
 use saddle_numeric::StepRecord;
 
 use super::rows::Fields;
-use super::{on_pool, on_tx, Holder, Store, StoreError};
+use super::{on_pool, on_tx, Holder, Store, StoreError, Tx};
 
-/// Rows per multi-row INSERT: 1000 rows × 13 columns stays well under SQLite's limit of
-/// 32 766 bound variables and PostgreSQL's of 65 535.
+/// Rows per multi-row INSERT (SQLite): 1000 rows × 13 columns stays well under SQLite's limit
+/// of 32 766 bound variables.
 const ROWS_PER_INSERT: usize = 1000;
 const STEP_COLUMNS: &str = "step, loss, grad_norm, lr, momentum, evaluations, epoch, \
      train_loss, train_accuracy, val_loss, val_accuracy";
@@ -93,6 +93,144 @@ impl StepBatch {
     fn params_of(&self, row: usize) -> Option<&[u8]> {
         (self.dim > 0).then(|| &self.params[row * self.dim * 8..(row + 1) * self.dim * 8])
     }
+
+    /// Row `i` as stored: NaN as NULL, metrics spread over their columns.
+    fn stored(&self, i: usize) -> StoredStep<'_> {
+        let m = self.metrics[i];
+        StoredStep {
+            step: self.steps[i],
+            loss: nan_to_null(self.loss[i]),
+            grad_norm: nan_to_null(self.grad_norm[i]),
+            lr: nan_to_null(self.lr[i]),
+            momentum: self.momentum[i].and_then(nan_to_null),
+            evaluations: self.evaluations[i],
+            epoch: self.epoch[i],
+            train_loss: m.map(|m| m.train_loss).and_then(nan_to_null),
+            train_accuracy: m.and_then(|m| m.train_accuracy),
+            val_loss: m.and_then(|m| m.val_loss).and_then(nan_to_null),
+            val_accuracy: m.and_then(|m| m.val_accuracy),
+            params: self.params_of(i),
+        }
+    }
+}
+
+/// The columns of one `step` row after `job_seq`, in [`STEP_INSERT`]'s order.
+struct StoredStep<'a> {
+    step: i64,
+    loss: Option<f64>,
+    grad_norm: Option<f64>,
+    lr: Option<f64>,
+    momentum: Option<f64>,
+    evaluations: i64,
+    epoch: Option<i64>,
+    train_loss: Option<f64>,
+    train_accuracy: Option<f64>,
+    val_loss: Option<f64>,
+    val_accuracy: Option<f64>,
+    params: Option<&'a [u8]>,
+}
+
+/// The `step` table's columns as history writes fill them.
+const STEP_INSERT: &str = "step (job_seq, step, loss, grad_norm, lr, momentum, evaluations, \
+     epoch, train_loss, train_accuracy, val_loss, val_accuracy, params)";
+
+/// SQLite: the batch as 1000-row multi-row INSERTs.
+async fn insert_rows(
+    connection: &mut SqliteConnection,
+    seq: i64,
+    batch: &StepBatch,
+) -> Result<(), StoreError> {
+    let mut start = 0;
+    while start < batch.len() {
+        let end = (start + ROWS_PER_INSERT).min(batch.len());
+        let mut insert = QueryBuilder::new(format!("INSERT INTO {STEP_INSERT} "));
+        insert.push_values(start..end, |mut row, i| {
+            let r = batch.stored(i);
+            row.push_bind(seq)
+                .push_bind(r.step)
+                .push_bind(r.loss)
+                .push_bind(r.grad_norm)
+                .push_bind(r.lr)
+                .push_bind(r.momentum)
+                .push_bind(r.evaluations)
+                .push_bind(r.epoch)
+                .push_bind(r.train_loss)
+                .push_bind(r.train_accuracy)
+                .push_bind(r.val_loss)
+                .push_bind(r.val_accuracy)
+                .push_bind(r.params);
+        });
+        insert.build().execute(&mut *connection).await?;
+        start = end;
+    }
+    Ok(())
+}
+
+/// PostgreSQL: the batch in one `COPY … FROM STDIN (FORMAT binary)`, which the server takes
+/// without parsing a statement or binding 13 parameters per row.
+async fn copy_rows(
+    connection: &mut PgConnection,
+    seq: i64,
+    batch: &StepBatch,
+) -> Result<(), StoreError> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    let mut copy = connection
+        .copy_in_raw(&format!("COPY {STEP_INSERT} FROM STDIN (FORMAT binary)"))
+        .await?;
+    copy.send(binary_copy(seq, batch)).await?;
+    copy.finish().await?;
+    Ok(())
+}
+
+/// The batch in PostgreSQL's binary COPY format: a signature and two zero words, then per row
+/// the field count and each field as its byte length (−1: NULL) and big-endian value, then −1.
+fn binary_copy(seq: i64, batch: &StepBatch) -> Vec<u8> {
+    const FIELDS: i16 = 13;
+    let mut out = Vec::with_capacity(19 + batch.len() * (2 + 13 * 12 + batch.dim * 8) + 2);
+    out.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
+    out.extend_from_slice(&0i32.to_be_bytes()); // flags
+    out.extend_from_slice(&0i32.to_be_bytes()); // header extension length
+    let int = |out: &mut Vec<u8>, v: Option<i64>| match v {
+        Some(v) => {
+            out.extend_from_slice(&8i32.to_be_bytes());
+            out.extend_from_slice(&v.to_be_bytes());
+        }
+        None => out.extend_from_slice(&(-1i32).to_be_bytes()),
+    };
+    let real = |out: &mut Vec<u8>, v: Option<f64>| match v {
+        Some(v) => {
+            out.extend_from_slice(&8i32.to_be_bytes());
+            out.extend_from_slice(&v.to_bits().to_be_bytes());
+        }
+        None => out.extend_from_slice(&(-1i32).to_be_bytes()),
+    };
+    for i in 0..batch.len() {
+        let r = batch.stored(i);
+        out.extend_from_slice(&FIELDS.to_be_bytes());
+        int(&mut out, Some(seq));
+        int(&mut out, Some(r.step));
+        real(&mut out, r.loss);
+        real(&mut out, r.grad_norm);
+        real(&mut out, r.lr);
+        real(&mut out, r.momentum);
+        int(&mut out, Some(r.evaluations));
+        int(&mut out, r.epoch);
+        real(&mut out, r.train_loss);
+        real(&mut out, r.train_accuracy);
+        real(&mut out, r.val_loss);
+        real(&mut out, r.val_accuracy);
+        match r.params {
+            Some(bytes) => {
+                out.extend_from_slice(&(bytes.len() as i32).to_be_bytes());
+                out.extend_from_slice(bytes);
+            }
+            None => out.extend_from_slice(&(-1i32).to_be_bytes()),
+        }
+    }
+    out.extend_from_slice(&(-1i16).to_be_bytes());
+    out
 }
 
 /// One stored step record, as read back.
@@ -161,7 +299,7 @@ fn step_from_row(row: &impl Fields) -> Result<StepRow, StoreError> {
 
 impl Store {
     /// Stores a batch of records of job `seq` and moves the job's progress to its last step,
-    /// in one transaction of multi-row INSERTs — if `holder` still holds the job
+    /// in one transaction (multi-row INSERTs on SQLite, a binary COPY on PostgreSQL) — if `holder` still holds the job
     /// ([`StoreError::LeaseLost`] if not, and nothing is written).
     pub async fn insert_steps(
         &self,
@@ -194,33 +332,9 @@ impl Store {
         let mut tx = self.begin_write(None).await?;
         // The lease first: its row lock fences out a worker that lost the job.
         self.hold_lease(&mut tx, seq, holder).await?;
-        let mut start = 0;
-        while start < batch.len() {
-            let end = (start + ROWS_PER_INSERT).min(batch.len());
-            on_tx!(tx, c => {
-                let mut insert = QueryBuilder::new(
-                    "INSERT INTO step (job_seq, step, loss, grad_norm, lr, momentum, evaluations, epoch, \
-                     train_loss, train_accuracy, val_loss, val_accuracy, params) ",
-                );
-                insert.push_values(start..end, |mut row, i| {
-                    let m = batch.metrics[i];
-                    row.push_bind(seq)
-                        .push_bind(batch.steps[i])
-                        .push_bind(nan_to_null(batch.loss[i]))
-                        .push_bind(nan_to_null(batch.grad_norm[i]))
-                        .push_bind(nan_to_null(batch.lr[i]))
-                        .push_bind(batch.momentum[i].and_then(nan_to_null))
-                        .push_bind(batch.evaluations[i])
-                        .push_bind(batch.epoch[i])
-                        .push_bind(m.map(|m| m.train_loss).and_then(nan_to_null))
-                        .push_bind(m.and_then(|m| m.train_accuracy))
-                        .push_bind(m.and_then(|m| m.val_loss).and_then(nan_to_null))
-                        .push_bind(m.and_then(|m| m.val_accuracy))
-                        .push_bind(batch.params_of(i));
-                });
-                insert.build().execute(c).await?.rows_affected()
-            });
-            start = end;
+        match &mut tx {
+            Tx::Sqlite(t) => insert_rows(&mut **t, seq, batch).await?,
+            Tx::Postgres(t) => copy_rows(&mut **t, seq, batch).await?,
         }
         if let Some(last) = batch.last_step() {
             on_tx!(tx, c => sqlx::query("UPDATE job SET progress_step = $1 WHERE job_seq = $2")
