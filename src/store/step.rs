@@ -333,8 +333,8 @@ impl Store {
         // The lease first: its row lock fences out a worker that lost the job.
         self.hold_lease(&mut tx, seq, holder).await?;
         match &mut tx {
-            Tx::Sqlite(t) => insert_rows(&mut **t, seq, batch).await?,
-            Tx::Postgres(t) => copy_rows(&mut **t, seq, batch).await?,
+            Tx::Sqlite(t) => insert_rows(t, seq, batch).await?,
+            Tx::Postgres(t) => copy_rows(t, seq, batch).await?,
         }
         if let Some(last) = batch.last_step() {
             on_tx!(tx, c => sqlx::query("UPDATE job SET progress_step = $1 WHERE job_seq = $2")
