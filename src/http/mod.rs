@@ -228,7 +228,7 @@ fn add_common_responses(doc: &mut serde_json::Value) {
         "too-many-requests",
         "Too many requests",
         "over the rate limit of 100 requests per second (bursts of 200) for this API key \
-         or, without one, this client address; retry after the Retry-After seconds",
+         or, without a valid one, this client address; retry after the Retry-After seconds",
     );
     too_many["headers"] = serde_json::json!({"Retry-After": {
         "description": "Whole seconds until a retry can succeed (at least 1)",

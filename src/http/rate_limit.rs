@@ -1,11 +1,13 @@
 //! Requests per second per client: a token bucket per API key (the SHA-256 of the bearer
-//! token, never the token itself) or, without one, per client IP address.
+//! token, never the token itself) once the key has authenticated a request, and otherwise per
+//! client IP address — so a client that sends a new made-up token with every request is still
+//! limited by its address.
 //!
 //! Memory is bounded: a bucket that has refilled is the same as no bucket, so idle buckets
 //! are dropped every [`SWEEP_INTERVAL`] and whenever the table reaches [`MAX_BUCKETS`]; if it
 //! is still full then (a flood of distinct clients), the least recently seen bucket goes.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -16,6 +18,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 
+use super::auth::KeyVerified;
 use crate::error::ApiError;
 
 /// The most clients tracked at once (about 100 bytes each).
@@ -34,28 +37,27 @@ enum ClientKey {
     Address(IpAddr),
 }
 
-impl ClientKey {
-    /// The bearer token's hash when the request has one, else the peer's address.
-    fn of(request: &Request) -> Self {
-        let bearer = request
-            .headers()
-            .get(AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
-            .filter(|token| !token.is_empty());
-        if let Some(token) = bearer {
-            let digest = Sha256::digest(token.as_bytes());
-            let mut key = [0u8; 16];
-            key.copy_from_slice(&digest[..16]);
-            return ClientKey::Token(key);
-        }
-        let address = request
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
-        ClientKey::Address(address)
-    }
+/// The first 16 bytes of the SHA-256 of the request's bearer token, if it has one.
+fn token_hash(request: &Request) -> Option<[u8; 16]> {
+    let token = request
+        .headers()
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|token| !token.is_empty())?;
+    let digest = Sha256::digest(token.as_bytes());
+    let mut key = [0u8; 16];
+    key.copy_from_slice(&digest[..16]);
+    Some(key)
+}
+
+/// The peer's address (unspecified when the server was not given connection info).
+fn peer_address(request: &Request) -> IpAddr {
+    request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip())
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -78,6 +80,10 @@ pub struct RateLimit {
 pub struct RateLimiter {
     limit: RateLimit,
     state: Arc<Mutex<Buckets>>,
+    /// Hashes of tokens that authenticated a request (a live key): only those get a bucket
+    /// of their own. Bounded like the buckets: when full it is emptied, and the keys in use
+    /// are charged to their address until their next request proves them again.
+    verified: Arc<Mutex<HashSet<[u8; 16]>>>,
 }
 
 struct Buckets {
@@ -94,7 +100,39 @@ impl RateLimiter {
                 by_client: HashMap::new(),
                 last_sweep: Instant::now(),
             })),
+            verified: Arc::default(),
         }
+    }
+
+    /// The bucket a request is charged to: its token's if that token is a verified key, else
+    /// its address's.
+    fn client_of(&self, token: Option<[u8; 16]>, address: IpAddr) -> ClientKey {
+        match token {
+            Some(hash)
+                if self
+                    .verified
+                    .lock()
+                    .expect("verified keys lock")
+                    .contains(&hash) =>
+            {
+                ClientKey::Token(hash)
+            }
+            _ => ClientKey::Address(address),
+        }
+    }
+
+    /// Remembers whether `hash` authenticated the request just answered: a key revoked since
+    /// goes back to its address's bucket.
+    fn learn(&self, hash: [u8; 16], verified: bool) {
+        let mut keys = self.verified.lock().expect("verified keys lock");
+        if !verified {
+            keys.remove(&hash);
+            return;
+        }
+        if keys.len() >= MAX_BUCKETS && !keys.contains(&hash) {
+            keys.clear();
+        }
+        keys.insert(hash);
     }
 
     /// Takes a token from `client`'s bucket, or says how long until one is there.
@@ -159,12 +197,20 @@ pub async fn limit_rate(
     if is_exempt(request.uri().path()) {
         return next.run(request).await;
     }
-    match limiter.take(ClientKey::of(&request), Instant::now()) {
-        Ok(()) => next.run(request).await,
+    let token = token_hash(&request);
+    let client = limiter.client_of(token, peer_address(&request));
+    match limiter.take(client, Instant::now()) {
+        Ok(()) => {
+            let response = next.run(request).await;
+            if let Some(hash) = token {
+                limiter.learn(hash, response.extensions().get::<KeyVerified>().is_some());
+            }
+            response
+        }
         Err(wait) => ApiError::TooManyRequests {
             detail: format!(
                 "over the rate limit of {} requests per second (bursts of {}) for this API key \
-                 or, without one, this client address; retry after the Retry-After seconds",
+                 or, without a valid one, this client address; retry after the Retry-After seconds",
                 limiter.limit.per_second, limiter.limit.burst
             ),
             limit: None,
@@ -180,6 +226,33 @@ mod tests {
 
     fn limiter(per_second: f64, burst: u32) -> RateLimiter {
         RateLimiter::new(RateLimit { per_second, burst })
+    }
+
+    #[test]
+    fn only_a_verified_key_has_a_bucket_of_its_own_and_made_up_tokens_pay_for_their_address() {
+        let l = limiter(1.0, 2);
+        let address: IpAddr = "10.0.0.9".parse().unwrap();
+        let t0 = Instant::now();
+        // A new made-up token per request: every one is charged to the address.
+        for n in 0u8..2 {
+            assert_eq!(l.take(l.client_of(Some([n; 16]), address), t0), Ok(()));
+            l.learn([n; 16], false);
+        }
+        assert!(l.take(l.client_of(Some([7; 16]), address), t0).is_err());
+        // A key that authenticated a request is limited on its own from then on…
+        l.learn([42; 16], true);
+        assert_eq!(
+            l.client_of(Some([42; 16]), address),
+            ClientKey::Token([42; 16])
+        );
+        assert_eq!(l.take(l.client_of(Some([42; 16]), address), t0), Ok(()));
+        // …until it fails to (revoked): back to the address.
+        l.learn([42; 16], false);
+        assert_eq!(
+            l.client_of(Some([42; 16]), address),
+            ClientKey::Address(address)
+        );
+        assert_eq!(l.client_of(None, address), ClientKey::Address(address));
     }
 
     #[test]

@@ -170,28 +170,74 @@ async fn a_client_over_its_rate_gets_a_429_with_retry_after_and_probes_are_exemp
         assert_eq!(app.get("/metrics").await.status(), StatusCode::OK);
     }
 
-    // A bearer token has its own bucket, apart from the address's and other tokens'.
+    // A made-up bearer token is no way around the limit: without a live key behind it the
+    // request is charged to the address, whose bucket is empty.
     let with_token = |token: &'static str| {
         app.client
             .get(app.url("/v1/optimizers"))
             .bearer_auth(token)
             .send()
     };
-    for _ in 0..3 {
-        assert_ne!(
-            with_token("key-one").await.unwrap().status(),
+    for token in ["made-up-1", "made-up-2", "made-up-3"] {
+        assert_eq!(
+            with_token(token).await.unwrap().status(),
             StatusCode::TOO_MANY_REQUESTS
         );
     }
-    let over = with_token("key-one").await.unwrap();
-    assert_eq!(over.status(), StatusCode::TOO_MANY_REQUESTS);
-    assert_ne!(
-        with_token("key-two").await.unwrap().status(),
-        StatusCode::TOO_MANY_REQUESTS
-    );
 
     // The bucket refills at the configured rate.
     tokio::time::sleep(Duration::from_millis(2100)).await;
     assert_eq!(app.get("/v1/optimizers").await.status(), StatusCode::OK);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_live_api_key_has_a_rate_bucket_of_its_own_and_made_up_tokens_share_the_addresss() {
+    let app = TestApp::spawn_with(|c| {
+        c.rate_limit_rps = 0.1;
+        c.rate_limit_burst = 5;
+        c.auth = saddle::config::AuthMode::On;
+        c.admin_token = Some(crate::tenants::ADMIN_TOKEN.into());
+    })
+    .await;
+    // Two admin requests, charged to the address (5 → 3).
+    let (_, key_one) = crate::tenants::create_key(&app, "one").await;
+    let (_, key_two) = crate::tenants::create_key(&app, "two").await;
+    let send = |token: String| {
+        app.client
+            .get(app.url("/v1/optimizers"))
+            .bearer_auth(token)
+            .send()
+    };
+    // A live key's first request is charged to the address (the key is not known yet); from
+    // then on the key has a bucket of its own.
+    assert_eq!(
+        send(key_two.clone()).await.unwrap().status(),
+        StatusCode::OK
+    );
+    // Made-up tokens, a new one each time, are refused (401) and charged to the address,
+    // until its bucket is empty.
+    for n in 0..2 {
+        let status = send(format!("made-up-{n}")).await.unwrap().status();
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let status = send("made-up-2".into()).await.unwrap().status();
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    // The known key is not touched by the address's empty bucket, and has its own limit.
+    for _ in 0..5 {
+        assert_eq!(
+            send(key_two.clone()).await.unwrap().status(),
+            StatusCode::OK
+        );
+    }
+    assert_eq!(
+        send(key_two.clone()).await.unwrap().status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // A key not seen yet pays for the address like any unknown token.
+    assert_eq!(
+        send(key_one.clone()).await.unwrap().status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
     app.stop().await;
 }

@@ -10,7 +10,7 @@ use saddle::config::AuthMode;
 
 use crate::helpers::{assert_problem, rosenbrock_adam, TestApp, TestDatabase};
 
-const ADMIN_TOKEN: &str = "admin-token-of-the-tests";
+pub const ADMIN_TOKEN: &str = "admin-token-of-the-tests";
 const WAIT: Duration = Duration::from_secs(60);
 
 /// A server that requires keys, with the admin API on.
