@@ -113,6 +113,8 @@ class JobView {
     });
     source.addEventListener("step", (event) => {
       const step = JSON.parse(event.data);
+      // The stream starts at the first record: a continuation's first step is its offset.
+      if (this.job.continued_from && this.offset === undefined) this.offset = step.step;
       this.job.progress.step = step.step;
       if (loss) {
         loss.push(step.step, [step.loss]);
@@ -125,6 +127,7 @@ class JobView {
     source.addEventListener("end", (event) => {
       source.close();
       this.job = JSON.parse(event.data);
+      this.learnStepOffset().catch((error) => console.warn("no first step:", error.message));
       this.renderJob();
       this.loadHistory();
     });
@@ -188,9 +191,11 @@ class JobView {
    * its own: its first recorded step is the offset.
    */
   async learnStepOffset() {
-    if (!this.job.continued_from) return;
+    if (!this.job.continued_from || this.offset !== undefined) return;
     const { steps } = await api("GET", `/v1/jobs/${this.job.id}/steps?limit=1&fields=loss`);
-    this.offset = steps[0]?.step ?? 0;
+    // Not recorded yet (the continuation is still queued): the first streamed step says it.
+    if (steps.length === 0 || this.offset !== undefined) return;
+    this.offset = steps[0].step;
     this.renderProgress();
   }
 
