@@ -371,13 +371,15 @@ const AUDIT: &[&str] = &[
     "CREATE TABLE job_audit ( \
        audit_seq BIGINT PRIMARY KEY DEFAULT nextval('audit_order'), \
        job_seq BIGINT NOT NULL, old_status TEXT NOT NULL, new_status TEXT NOT NULL, \
-       old_owner TEXT, new_owner TEXT, finished_at TEXT)",
+       old_owner TEXT, new_owner TEXT, finished_at TEXT, checkpoint_step BIGINT)",
     "CREATE FUNCTION job_audit() RETURNS trigger LANGUAGE plpgsql AS $$ \
      BEGIN \
        IF NEW.status IS DISTINCT FROM OLD.status \
           OR (OLD.status IN ('succeeded', 'failed', 'cancelled') AND NEW IS DISTINCT FROM OLD) THEN \
-         INSERT INTO job_audit (job_seq, old_status, new_status, old_owner, new_owner, finished_at) \
-         VALUES (NEW.job_seq, OLD.status, NEW.status, OLD.lease_owner, NEW.lease_owner, NEW.finished_at); \
+         INSERT INTO job_audit (job_seq, old_status, new_status, old_owner, new_owner, finished_at, \
+                                checkpoint_step) \
+         VALUES (NEW.job_seq, OLD.status, NEW.status, OLD.lease_owner, NEW.lease_owner, NEW.finished_at, \
+                 NEW.checkpoint_step); \
        END IF; \
        RETURN NEW; \
      END $$",
@@ -406,6 +408,8 @@ struct Change {
     old_owner: Option<String>,
     #[allow(dead_code)] // shown in failure messages
     new_owner: Option<String>,
+    /// The job's checkpoint step after the change (on a requeue: the one the run resumes from).
+    checkpoint_step: Option<i64>,
 }
 
 /// Sends `SIGSTOP`, `SIGCONT`… to a process.
@@ -532,7 +536,9 @@ async fn a_killed_worker_s_jobs_resume_elsewhere_and_every_job_equals_an_uninter
     let victim_pid = workers[victim].pid();
     workers[victim].kill();
     let killed_at = Instant::now();
-    // Nothing writes the victim's rows now until its leases expire.
+    // Nothing writes the victim's rows now until its leases expire. A COMMIT it sent just
+    // before it died may still be on its way to the server: let that settle first.
+    tokio::time::sleep(Duration::from_millis(200)).await;
     let orphans: Vec<(i64, String, Option<i64>)> = sqlx::query_as(
         "SELECT job_seq, lease_owner, checkpoint_step FROM job \
          WHERE status = 'running' ORDER BY job_seq",
@@ -589,16 +595,26 @@ async fn a_killed_worker_s_jobs_resume_elsewhere_and_every_job_equals_an_uninter
     let sleeper = (0..WORKERS).find(|&i| i != victim).unwrap();
     let sleeper_pid = workers[sleeper].pid();
     signal(sleeper_pid, "STOP");
-    let stalled: Vec<i64> = sqlx::query_as::<_, (i64, String)>(
-        "SELECT job_seq, lease_owner FROM job WHERE status = 'running' ORDER BY job_seq",
+    // Its jobs, as the stop left them: once what it had sent has settled, the running ones
+    // whose rows it does not hold locked. A job whose row it locked in a transaction it had
+    // begun (a history write that had already renewed the lease, or its ending) cannot be
+    // taken from it — the heartbeats skip locked rows — and rightly goes on with it after the
+    // stall; those are left out.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut look = pool.begin().await.unwrap();
+    let running: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT job_seq, lease_owner FROM job WHERE status = 'running' \
+         ORDER BY job_seq FOR UPDATE SKIP LOCKED",
     )
-    .fetch_all(&pool)
+    .fetch_all(&mut *look)
     .await
-    .unwrap()
-    .into_iter()
-    .filter(|(_, owner)| owner_pid(owner) == Some(sleeper_pid))
-    .map(|(seq, _)| seq)
-    .collect();
+    .unwrap();
+    look.rollback().await.unwrap();
+    let stalled: Vec<i64> = running
+        .into_iter()
+        .filter(|(_, owner)| owner_pid(owner) == Some(sleeper_pid))
+        .map(|(seq, _)| seq)
+        .collect();
     tokio::time::sleep(Duration::from_secs(4)).await;
     signal(sleeper_pid, "CONT");
     eprintln!(
@@ -678,8 +694,8 @@ async fn a_killed_worker_s_jobs_resume_elsewhere_and_every_job_equals_an_uninter
     // Every status change: each job claimed, maybe queued again (after a lease expired),
     // finished once, and never changed after that.
     let audit: Vec<Change> = sqlx::query_as(
-        "SELECT audit_seq, job_seq, old_status, new_status, old_owner, new_owner FROM job_audit \
-         ORDER BY audit_seq",
+        "SELECT audit_seq, job_seq, old_status, new_status, old_owner, new_owner, checkpoint_step \
+         FROM job_audit ORDER BY audit_seq",
     )
     .fetch_all(&pool)
     .await
@@ -722,7 +738,14 @@ async fn a_killed_worker_s_jobs_resume_elsewhere_and_every_job_equals_an_uninter
                 "job {seq} of the stalled worker was not queued again: {changes:?}"
             );
         }
-        if let Some((_, checkpoint)) = orphans.get(seq) {
+        if let Some((_, sampled)) = orphans.get(seq) {
+            // The checkpoint the requeue left (a last batch the victim had sent before it
+            // died may have moved it past the one sampled after the kill).
+            let checkpoint = requeues[0].checkpoint_step;
+            assert!(
+                checkpoint >= *sampled,
+                "job {seq}: checkpoint {checkpoint:?} at the requeue, {sampled:?} after the kill"
+            );
             assert!(
                 requeues[0].old_owner.as_deref().and_then(owner_pid) == Some(victim_pid),
                 "job {seq} of the dead worker (checkpoint {checkpoint:?}): {changes:?}"
