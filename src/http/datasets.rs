@@ -190,7 +190,8 @@ fn check_name(name: Option<&str>) -> Result<(), ApiError> {
             "name",
             format!("must be at most {MAX_NAME_CHARS} characters"),
         )),
-        _ => Ok(()),
+        Some(n) => crate::jobs::check_no_nul("name", n).map_err(ApiError::from),
+        None => Ok(()),
     }
 }
 

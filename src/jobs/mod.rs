@@ -15,7 +15,7 @@ pub use continuation::ContinueJobRequest;
 pub use dataset::{load_dataset, save_dataset, ClassCount, ColumnStats, DatasetStats};
 pub use result::{JobError, JobResult, MetricsReport};
 pub use runner::{JobRunner, Lease, MAX_RESUME_ATTEMPTS};
-pub use spec::{JobLimits, JobSpec, PreparedJob, RecordConfig};
+pub use spec::{check_no_nul, JobLimits, JobSpec, PreparedJob, RecordConfig};
 pub use sweep::{SweepRequest, MAX_SWEEP_JOBS};
 
 use saddle_numeric::InvalidConfig;

@@ -136,6 +136,7 @@ impl JobSpec {
                     format!("must be at most {MAX_NAME_CHARS} characters"),
                 ));
             }
+            check_no_nul("name", name)?;
         }
         if self.tags.len() > MAX_TAGS {
             return Err(InvalidConfig::new(
@@ -150,6 +151,7 @@ impl JobSpec {
                     format!("must have 1 to {MAX_TAG_CHARS} characters"),
                 ));
             }
+            check_no_nul(&format!("tags[{i}]"), tag)?;
         }
         self.optimizer.validate()?;
         self.stop.validate(limits.max_steps)?;
@@ -252,6 +254,18 @@ fn check_optimizer_memory(optimizer: &OptimizerConfig, dim: usize) -> Result<(),
                 ),
             ));
         }
+    }
+    Ok(())
+}
+
+/// Refuses a NUL character (U+0000) in text that is stored as text: PostgreSQL's text cannot
+/// hold it, and both backends must answer the same.
+pub fn check_no_nul(field: &str, text: &str) -> Result<(), InvalidConfig> {
+    if text.contains('\0') {
+        return Err(InvalidConfig::new(
+            field,
+            "must not contain the NUL character (U+0000); remove it",
+        ));
     }
     Ok(())
 }

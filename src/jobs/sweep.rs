@@ -124,6 +124,9 @@ fn label_of(optimizer: &OptimizerConfig) -> String {
 impl SweepRequest {
     /// Every combination, labelled, in a stable order; validates sizes and grids.
     fn expand(&self) -> Result<Vec<Entry>, InvalidConfig> {
+        if let Some(name) = &self.name {
+            super::spec::check_no_nul("name", name)?;
+        }
         if self.optimizers.is_empty() {
             return Err(InvalidConfig::new(
                 "optimizers",

@@ -1,7 +1,7 @@
 //! The `api_key` table: keys stored as hashes, looked up per request, revocable.
 
 use super::rows::Fields;
-use super::{now, on_pool, Store, StoreError};
+use super::{names_no_row, now, on_pool, Store, StoreError};
 use crate::tenant::Tenant;
 
 /// An API key as listed: everything but the secret, which is not stored.
@@ -77,6 +77,11 @@ impl Store {
 
     /// Revokes a key (idempotent) and returns it.
     pub async fn revoke_api_key(&self, api_key_id: &str) -> Result<ApiKeyRow, StoreError> {
+        if names_no_row(api_key_id) {
+            return Err(StoreError::NotFound(format!(
+                "no API key with id `{api_key_id}`"
+            )));
+        }
         let sql = format!(
             "UPDATE api_key SET revoked_at = COALESCE(revoked_at, $1) WHERE api_key_id = $2 \
              RETURNING {API_KEY_COLUMNS}"

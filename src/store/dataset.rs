@@ -1,7 +1,7 @@
 //! The `dataset` table: uploaded and generated datasets, their statistics and their values.
 
 use super::rows::Fields;
-use super::{now, on_pool, on_tx, Store, StoreError};
+use super::{names_no_row, now, on_pool, on_tx, Store, StoreError};
 use crate::tenant::Tenant;
 
 /// A dataset's description as stored, without its values.
@@ -142,6 +142,9 @@ impl Store {
         tenant: &Tenant,
         dataset_id: &str,
     ) -> Result<DatasetRow, StoreError> {
+        if names_no_row(dataset_id) {
+            return Err(not_found(dataset_id));
+        }
         let sql =
             format!("SELECT {DATASET_COLUMNS} FROM dataset WHERE dataset_id = $1 AND tenant = $2");
         on_pool!(self, p => sqlx::query(&sql)
@@ -161,6 +164,9 @@ impl Store {
         tenant: &Tenant,
         dataset_id: &str,
     ) -> Result<(DatasetRow, DatasetValues), StoreError> {
+        if names_no_row(dataset_id) {
+            return Err(not_found(dataset_id));
+        }
         let sql = format!(
             "SELECT {DATASET_COLUMNS}, features, targets FROM dataset WHERE dataset_id = $1 AND tenant = $2"
         );
@@ -212,6 +218,9 @@ impl Store {
         tenant: &Tenant,
         dataset_id: &str,
     ) -> Result<Vec<String>, StoreError> {
+        if names_no_row(dataset_id) {
+            return Err(not_found(dataset_id));
+        }
         // The tenant's lock up front (the job submissions of the tenant take it too): no job
         // can be queued on the dataset between the check and the delete.
         let mut tx = self.begin_write(Some(tenant.as_str())).await?;

@@ -5,7 +5,7 @@ use std::time::Duration;
 use sqlx::error::ErrorKind;
 
 use super::rows::Fields;
-use super::{now, on_pool, on_tx, Store, StoreError, Tx};
+use super::{names_no_row, now, on_pool, on_tx, Store, StoreError, Tx};
 use crate::tenant::Tenant;
 
 /// A job's lifecycle state.
@@ -271,6 +271,9 @@ impl Store {
 
     /// Reads one of `tenant`'s jobs by its public id (another tenant's job is not found).
     pub async fn get_job(&self, tenant: &Tenant, job_id: &str) -> Result<JobRow, StoreError> {
+        if names_no_row(job_id) {
+            return Err(StoreError::NotFound(format!("no job with id `{job_id}`")));
+        }
         let sql = format!("SELECT {JOB_COLUMNS} FROM job WHERE job_id = $1 AND tenant = $2");
         on_pool!(self, p => sqlx::query(&sql)
         .bind(job_id)
@@ -291,6 +294,9 @@ impl Store {
         condition: &str,
         value: &str,
     ) -> Result<Vec<JobRow>, StoreError> {
+        if names_no_row(value) {
+            return Ok(Vec::new());
+        }
         let sql = format!(
             "SELECT {JOB_COLUMNS} FROM job WHERE tenant = $1 AND {condition} ORDER BY job_seq"
         );
@@ -307,6 +313,9 @@ impl Store {
     /// Lists jobs newest first; returns up to `limit + 1` rows so the caller can tell whether
     /// another page follows.
     pub async fn list_jobs(&self, filter: &JobFilter) -> Result<Vec<JobRow>, StoreError> {
+        if filter.tag.as_deref().is_some_and(names_no_row) {
+            return Ok(Vec::new());
+        }
         let tags = self.backend.pick(
             "json_each(job.tags)",
             "jsonb_array_elements_text(job.tags::jsonb) AS tag(value)",
@@ -465,6 +474,9 @@ impl Store {
         tenant: &Tenant,
         job_id: &str,
     ) -> Result<JobRow, StoreError> {
+        if names_no_row(job_id) {
+            return self.get_job(tenant, job_id).await;
+        }
         on_pool!(self, p => sqlx::query(
             "UPDATE job SET \
                status = CASE status WHEN 'queued' THEN 'cancelled' ELSE status END, \

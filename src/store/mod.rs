@@ -349,6 +349,12 @@ impl Store {
     }
 }
 
+/// PostgreSQL's text cannot hold NUL, so a key containing one (from a URL's path or query)
+/// names no row — on both backends alike, without asking the database.
+pub(crate) fn names_no_row(key: &str) -> bool {
+    key.contains('\0')
+}
+
 /// The current time as RFC 3339 (UTC, microseconds).
 pub(crate) fn now() -> String {
     let now = time::OffsetDateTime::now_utc();

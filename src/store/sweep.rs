@@ -1,7 +1,7 @@
 //! The `sweep` table and the jobs that belong to a sweep.
 
 use super::rows::Fields;
-use super::{now, on_pool, JobRow, Store, StoreError};
+use super::{names_no_row, now, on_pool, JobRow, Store, StoreError};
 use crate::tenant::Tenant;
 
 /// A sweep as stored.
@@ -75,6 +75,11 @@ impl Store {
 
     /// Reads one of `tenant`'s sweeps by its public id.
     pub async fn get_sweep(&self, tenant: &Tenant, sweep_id: &str) -> Result<SweepRow, StoreError> {
+        if names_no_row(sweep_id) {
+            return Err(StoreError::NotFound(format!(
+                "no sweep with id `{sweep_id}`"
+            )));
+        }
         let sql = format!("SELECT {SWEEP_COLUMNS} FROM sweep WHERE sweep_id = $1 AND tenant = $2");
         on_pool!(self, p => sqlx::query(&sql)
         .bind(sweep_id)

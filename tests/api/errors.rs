@@ -357,3 +357,58 @@ async fn unknown_ids_routes_and_methods_are_problem_documents() {
     assert_problem(wrong_method, StatusCode::METHOD_NOT_ALLOWED).await;
     app.stop().await;
 }
+
+/// PostgreSQL's text cannot hold NUL: both backends refuse it in stored names and tags with a
+/// 422 naming the field, and a NUL in an id or a filter names nothing (never a 500).
+#[tokio::test]
+async fn a_nul_character_in_names_tags_and_ids_is_refused_or_names_nothing() {
+    let app = TestApp::spawn().await;
+    let mut spec = rosenbrock_adam(10);
+    spec["name"] = json!("a\u{0}b");
+    let problem = rejected(&app, &spec, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(problem["errors"][0]["field"], "name", "{problem}");
+    assert!(
+        problem["detail"].as_str().unwrap().contains("NUL"),
+        "{problem}"
+    );
+    let mut spec = rosenbrock_adam(10);
+    spec["tags"] = json!(["ok", "x\u{0}"]);
+    let problem = rejected(&app, &spec, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(problem["errors"][0]["field"], "tags[1]", "{problem}");
+
+    let sweep = app
+        .post_json(
+            "/v1/sweeps",
+            &json!({
+                "problem": {"kind": "builtin", "name": "rosenbrock"},
+                "optimizers": [{"name": "adam"}],
+                "stop": {"max_steps": 10},
+                "name": "\u{0}"
+            }),
+        )
+        .await;
+    let problem = assert_problem(sweep, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(problem["errors"][0]["field"], "name", "{problem}");
+    let dataset = app
+        .post_json(
+            "/v1/datasets",
+            &json!({"name": "d\u{0}", "features": [[1.0], [2.0]], "targets": [1.0, 2.0]}),
+        )
+        .await;
+    let problem = assert_problem(dataset, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(problem["errors"][0]["field"], "name", "{problem}");
+
+    for path in [
+        "/v1/jobs/%00",
+        "/v1/jobs/a%00b/steps",
+        "/v1/datasets/%00",
+        "/v1/sweeps/%00",
+    ] {
+        assert_problem(app.get(path).await, StatusCode::NOT_FOUND).await;
+    }
+    let cancel = app.post_json("/v1/jobs/%00/cancel", &json!({})).await;
+    assert_problem(cancel, StatusCode::NOT_FOUND).await;
+    let listed: Value = app.get("/v1/jobs?tag=%00").await.json().await.unwrap();
+    assert_eq!(listed["jobs"], json!([]), "{listed}");
+    app.stop().await;
+}

@@ -246,7 +246,7 @@ fn jobs() -> Vec<Value> {
             "initial": {"init": "xavier_uniform", "seed": 2},
             "optimizer": {"name": "adam", "lr": 0.01},
             "schedule": {"name": "cosine", "t_max": 1000},
-            "stop": {"max_steps": 1_500}
+            "stop": {"max_steps": 20_000}
         }),
         sgd,
         rmsprop,
