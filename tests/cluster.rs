@@ -32,7 +32,7 @@ pub const BACKEND: saddle::store::Backend = saddle::store::Backend::Postgres;
 #[path = "api/helpers.rs"]
 mod helpers;
 
-use helpers::TestDatabase;
+use helpers::{history_text, TestDatabase};
 
 /// A `saddle serve` child process, killed when dropped.
 struct Process {
@@ -256,26 +256,7 @@ impl Api<'_> {
 
     /// The whole history as the JSON text of each record.
     async fn history(&self, id: &str) -> Vec<String> {
-        let mut records = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let mut path = format!("/v1/jobs/{id}/steps?limit=10000");
-            if let Some(t) = &token {
-                path.push_str(&format!("&page_token={t}"));
-            }
-            let page = self.get(&path).await;
-            records.extend(
-                page["steps"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(Value::to_string),
-            );
-            match page["next_page_token"].as_str() {
-                Some(t) => token = Some(t.to_string()),
-                None => return records,
-            }
-        }
+        history_text(self.client, &self.process.address, id).await
     }
 }
 

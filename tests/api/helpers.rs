@@ -292,21 +292,43 @@ impl TestApp {
 
     /// Reads the whole history of a job through the JSON pages.
     pub async fn all_steps(&self, id: &str, limit: usize) -> Vec<Value> {
-        let mut steps = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let mut path = format!("/v1/jobs/{id}/steps?limit={limit}");
-            if let Some(t) = &token {
-                path.push_str(&format!("&page_token={t}"));
-            }
-            let page: Value = self.get(&path).await.json().await.unwrap();
-            steps.extend(page["steps"].as_array().unwrap().iter().cloned());
-            match page["next_page_token"].as_str() {
-                Some(t) => token = Some(t.to_string()),
-                None => return steps,
-            }
+        all_steps_of(&self.client, &self.address, id, limit).await
+    }
+}
+
+/// Reads the whole history of job `id` through the JSON pages of the server at `address`
+/// (`http://host:port`), `limit` records a page.
+pub async fn all_steps_of(client: &Client, address: &str, id: &str, limit: usize) -> Vec<Value> {
+    let mut steps = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let mut url = format!("{address}/v1/jobs/{id}/steps?limit={limit}");
+        if let Some(t) = &token {
+            url.push_str(&format!("&page_token={t}"));
+        }
+        let response = client.get(&url).send().await.expect("GET steps");
+        assert!(
+            response.status().is_success(),
+            "GET {url}: {}",
+            response.status()
+        );
+        let page: Value = response.json().await.unwrap();
+        steps.extend(page["steps"].as_array().unwrap().iter().cloned());
+        match page["next_page_token"].as_str() {
+            Some(t) => token = Some(t.to_string()),
+            None => return steps,
         }
     }
+}
+
+/// The whole history of job `id` as the JSON text of each record: JSON numbers are written
+/// with round-trip precision, so equal text is equal bits.
+pub async fn history_text(client: &Client, address: &str, id: &str) -> Vec<String> {
+    all_steps_of(client, address, id, 10_000)
+        .await
+        .iter()
+        .map(Value::to_string)
+        .collect()
 }
 
 /// A small Rosenbrock job with Adam.

@@ -17,7 +17,7 @@ use tempfile::TempDir;
 
 use saddle::store::{Backend, Store};
 
-use crate::helpers::{TestApp, TestDatabase};
+use crate::helpers::{history_text, TestApp, TestDatabase};
 
 /// A pool on the database the servers write, to watch its rows with plain SQL (`$N`
 /// placeholders, which both drivers take).
@@ -147,26 +147,7 @@ impl Server {
 
     /// The whole history as the JSON text of each record.
     async fn history(&self, id: &str) -> Vec<String> {
-        let mut records = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let mut path = format!("/v1/jobs/{id}/steps?limit=10000");
-            if let Some(t) = &token {
-                path.push_str(&format!("&page_token={t}"));
-            }
-            let page = self.get(&path).await;
-            records.extend(
-                page["steps"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(Value::to_string),
-            );
-            match page["next_page_token"].as_str() {
-                Some(t) => token = Some(t.to_string()),
-                None => return records,
-            }
-        }
+        history_text(&self.client, &self.address, id).await
     }
 
     /// Sends SIGTERM and waits for the exit, returning how long it took.
