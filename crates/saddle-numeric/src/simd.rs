@@ -24,6 +24,15 @@ thread_local! {
     pub(crate) static FORCE_PORTABLE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
+/// Runs `f` with the portable loops forced on this thread.
+#[cfg(test)]
+pub(crate) fn portable<T>(f: impl FnOnce() -> T) -> T {
+    FORCE_PORTABLE.with(|p| p.set(true));
+    let out = f();
+    FORCE_PORTABLE.with(|p| p.set(false));
+    out
+}
+
 /// Whether `SADDLE_NUMERIC_PORTABLE` is set (to anything but `0`): the portable loops are
 /// then used even where AVX2 is available, e.g. to measure or rule out the dispatch.
 fn portable_forced() -> bool {

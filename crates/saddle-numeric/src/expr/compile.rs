@@ -334,15 +334,14 @@ pub(crate) fn compile(
                     LaneSlot::Node(i) => g + k + renumber[i as usize] as usize,
                 }) as u32
             };
-            LaneTape {
-                lanes: lane.m,
-                gathers: lane
-                    .gathers
+            LaneTape::new(
+                lane.m,
+                lane.gathers
                     .iter()
                     .map(|idx| Gather::new(idx.iter().map(|s| number(*s)).collect()))
                     .collect(),
-                nodes: lane
-                    .nodes
+                lane.consts,
+                lane.nodes
                     .iter()
                     .zip(&live)
                     .filter(|(_, l)| **l)
@@ -358,9 +357,8 @@ pub(crate) fn compile(
                         c: *c,
                     })
                     .collect(),
-                output: lane_number(output),
-                consts: lane.consts,
-            }
+                lane_number(output),
+            )
         })
         .collect();
     Ok(Tape {

@@ -10,6 +10,7 @@
 //! limits are documented in docs/EXPRESSIONS.md.
 
 mod compile;
+pub mod lanes;
 mod parse;
 pub mod scalar;
 pub mod tape;

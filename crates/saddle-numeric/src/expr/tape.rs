@@ -6,6 +6,7 @@
 //! then one slot per instruction. Local derivatives follow PyTorch's `derivatives.yaml`,
 //! including its choices at non-differentiable points (see docs/EXPRESSIONS.md).
 
+pub use super::lanes::{Gather, LaneTape};
 use super::scalar::{Dual, Scalar};
 
 /// One instruction of the tape.
@@ -153,447 +154,6 @@ pub struct Tape {
     pub lanes: Vec<LaneTape>,
 }
 
-/// The body of a `sum(i=lo..hi, body)` compiled once and evaluated for all m index values
-/// at once ("lanes"), so the interpretation cost is paid per instruction, not per term.
-///
-/// Lane slots are `gathers`, then `consts`, then one per instruction; each holds m values.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LaneTape {
-    /// The number of index values m.
-    pub lanes: usize,
-    /// Gathered slots, read from the outer slots (x[i+1], or a broadcast outer value).
-    pub gathers: Vec<Gather>,
-    /// Index-dependent constants, one value per lane.
-    pub consts: Vec<Vec<f64>>,
-    /// Element-wise instructions over lane slots.
-    pub nodes: Vec<Node>,
-    /// The lane slot holding the summand.
-    pub output: u32,
-}
-
-/// Where a gathered lane slot reads its values.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Gather {
-    /// Lane l reads outer slot `start + l` (e.g. `x[i+1]`).
-    Range(u32),
-    /// Lane l reads outer slot `indices[l]`.
-    Indices(Vec<u32>),
-}
-
-impl Gather {
-    /// From the outer slot of every lane.
-    pub fn new(indices: Vec<u32>) -> Self {
-        let contiguous = indices.windows(2).all(|w| w[1] == w[0] + 1);
-        match indices.first() {
-            Some(start) if contiguous => Gather::Range(*start),
-            _ => Gather::Indices(indices),
-        }
-    }
-}
-
-/// Lanes are processed in chunks of this many, so a chunk's slots stay in the L1 cache.
-const CHUNK: usize = 128;
-
-impl LaneTape {
-    /// Lane slots including the trailing sink (the `b` of one-operand instructions).
-    fn slots(&self) -> usize {
-        self.gathers.len() + self.consts.len() + self.nodes.len() + 1
-    }
-
-    fn base(&self) -> usize {
-        self.gathers.len() + self.consts.len()
-    }
-
-    /// The width of the chunk buffers.
-    fn width(&self) -> usize {
-        self.lanes.min(CHUNK)
-    }
-
-    /// Loads lanes `start..start + w` of the gathered values and constants into `buf`.
-    fn load<S: Scalar>(&self, outer: &[S], buf: &mut [S], start: usize, w: usize) {
-        let c = self.width();
-        for (k, gather) in self.gathers.iter().enumerate() {
-            let dst = &mut buf[k * c..k * c + w];
-            match gather {
-                Gather::Range(s) => dst.copy_from_slice(&outer[*s as usize + start..][..w]),
-                Gather::Indices(idx) => {
-                    for (slot, i) in dst.iter_mut().zip(&idx[start..]) {
-                        *slot = outer[*i as usize];
-                    }
-                }
-            }
-        }
-        let g = self.gathers.len();
-        for (k, values) in self.consts.iter().enumerate() {
-            for (slot, v) in buf[(g + k) * c..(g + k) * c + w]
-                .iter_mut()
-                .zip(&values[start..])
-            {
-                *slot = S::cst(*v);
-            }
-        }
-    }
-
-    /// Runs the instructions over the first `w` lanes of the chunk in `buf`.
-    fn run<S: Scalar>(&self, buf: &mut [S], w: usize) {
-        let c = self.width();
-        let base = self.base();
-        for (j, node) in self.nodes.iter().enumerate() {
-            let (lower, upper) = buf.split_at_mut((base + j) * c);
-            let a = &lower[node.a as usize * c..][..w];
-            let b = lower.get(node.b as usize * c..).map_or(a, |b| &b[..w]);
-            lanes_forward(node.op, a, b, node.c, &mut upper[..w]);
-        }
-    }
-
-    /// Adds the chunk's summands to `total`, left to right as the unrolled sum would.
-    fn accumulate<S: Scalar>(&self, buf: &[S], w: usize, total: &mut Option<S>) {
-        let out = &buf[self.output as usize * self.width()..][..w];
-        let (mut t, rest) = match *total {
-            Some(t) => (t, out),
-            None => (out[0], &out[1..]),
-        };
-        for v in rest {
-            t = t + *v;
-        }
-        *total = Some(t);
-    }
-
-    /// Evaluates all lanes from the outer slots and returns their sum.
-    fn forward<S: Scalar>(&self, outer: &[S], buf: &mut [S]) -> S {
-        let mut total = None;
-        for start in (0..self.lanes).step_by(CHUNK) {
-            let w = (self.lanes - start).min(CHUNK);
-            self.load(outer, buf, start, w);
-            self.run(buf, w);
-            self.accumulate(buf, w, &mut total);
-        }
-        total.expect("a vectorized sum has at least one lane")
-    }
-
-    /// As [`LaneTape::forward`], also leaving in `local` (gathers × lanes) the derivative
-    /// of the sum with respect to every gathered value. The sum is linear in its adjoint, so
-    /// each chunk is differentiated right after it is evaluated, while it is in cache, and
-    /// [`LaneTape::reverse`] only scales `local` by the adjoint of the sum.
-    fn forward_local<S: Scalar>(
-        &self,
-        outer: &[S],
-        buf: &mut [S],
-        adj: &mut [S],
-        local: &mut [S],
-    ) -> S {
-        let c = self.width();
-        let m = self.lanes;
-        let base = self.base();
-        let mut total = None;
-        for start in (0..m).step_by(CHUNK) {
-            let w = (m - start).min(CHUNK);
-            self.load(outer, buf, start, w);
-            self.run(buf, w);
-            self.accumulate(buf, w, &mut total);
-            adj.fill(S::cst(0.0));
-            adj[self.output as usize * c..][..w].fill(S::cst(1.0));
-            for (j, node) in self.nodes.iter().enumerate().rev() {
-                let slot = (base + j) * c;
-                let (lower, upper) = adj.split_at_mut(slot);
-                let a = &buf[node.a as usize * c..][..w];
-                let b = &buf[node.b as usize * c..][..w];
-                let operands = [a, b, &buf[slot..][..w], &upper[..w]];
-                let slots = (node.a as usize, node.b as usize);
-                lanes_reverse(node.op, operands, node.c, lower, slots, c);
-            }
-            for k in 0..self.gathers.len() {
-                local[k * m + start..][..w].copy_from_slice(&adj[k * c..][..w]);
-            }
-        }
-        total.expect("a vectorized sum has at least one lane")
-    }
-
-    /// Adds `g` × ∂sum/∂(gathered value) into the outer adjoints.
-    fn reverse<S: Scalar>(&self, outer_adj: &mut [S], g: S, local: &[S]) {
-        let m = self.lanes;
-        for (k, gather) in self.gathers.iter().enumerate() {
-            let local = &local[k * m..(k + 1) * m];
-            match gather {
-                Gather::Range(s) => {
-                    for (a, d) in outer_adj[*s as usize..][..m].iter_mut().zip(local) {
-                        *a = *a + g * *d;
-                    }
-                }
-                Gather::Indices(idx) => {
-                    for (d, i) in local.iter().zip(idx) {
-                        outer_adj[*i as usize] = outer_adj[*i as usize] + g * *d;
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// Runs `$body` with `$o` bound to the constant `op`, so each arm is compiled for one
-/// operation and its lane loop carries no dispatch.
-macro_rules! specialize {
-    ($op:expr, $o:ident => $body:block) => {
-        match $op {
-            Op::Neg => {
-                let $o = Op::Neg;
-                $body
-            }
-            Op::Square => {
-                let $o = Op::Square;
-                $body
-            }
-            Op::Cube => {
-                let $o = Op::Cube;
-                $body
-            }
-            Op::PowC => {
-                let $o = Op::PowC;
-                $body
-            }
-            Op::AddC => {
-                let $o = Op::AddC;
-                $body
-            }
-            Op::MulC => {
-                let $o = Op::MulC;
-                $body
-            }
-            Op::RSubC => {
-                let $o = Op::RSubC;
-                $body
-            }
-            Op::DivC => {
-                let $o = Op::DivC;
-                $body
-            }
-            Op::RDivC => {
-                let $o = Op::RDivC;
-                $body
-            }
-            Op::SqAddC => {
-                let $o = Op::SqAddC;
-                $body
-            }
-            Op::SqRSubC => {
-                let $o = Op::SqRSubC;
-                $body
-            }
-            Op::Sin => {
-                let $o = Op::Sin;
-                $body
-            }
-            Op::Cos => {
-                let $o = Op::Cos;
-                $body
-            }
-            Op::Tan => {
-                let $o = Op::Tan;
-                $body
-            }
-            Op::Asin => {
-                let $o = Op::Asin;
-                $body
-            }
-            Op::Acos => {
-                let $o = Op::Acos;
-                $body
-            }
-            Op::Atan => {
-                let $o = Op::Atan;
-                $body
-            }
-            Op::Sinh => {
-                let $o = Op::Sinh;
-                $body
-            }
-            Op::Cosh => {
-                let $o = Op::Cosh;
-                $body
-            }
-            Op::Tanh => {
-                let $o = Op::Tanh;
-                $body
-            }
-            Op::Asinh => {
-                let $o = Op::Asinh;
-                $body
-            }
-            Op::Acosh => {
-                let $o = Op::Acosh;
-                $body
-            }
-            Op::Atanh => {
-                let $o = Op::Atanh;
-                $body
-            }
-            Op::Exp => {
-                let $o = Op::Exp;
-                $body
-            }
-            Op::Expm1 => {
-                let $o = Op::Expm1;
-                $body
-            }
-            Op::Ln => {
-                let $o = Op::Ln;
-                $body
-            }
-            Op::Log1p => {
-                let $o = Op::Log1p;
-                $body
-            }
-            Op::Log10 => {
-                let $o = Op::Log10;
-                $body
-            }
-            Op::Log2 => {
-                let $o = Op::Log2;
-                $body
-            }
-            Op::Sqrt => {
-                let $o = Op::Sqrt;
-                $body
-            }
-            Op::Cbrt => {
-                let $o = Op::Cbrt;
-                $body
-            }
-            Op::Abs => {
-                let $o = Op::Abs;
-                $body
-            }
-            Op::Sign => {
-                let $o = Op::Sign;
-                $body
-            }
-            Op::Sigmoid => {
-                let $o = Op::Sigmoid;
-                $body
-            }
-            Op::Softplus => {
-                let $o = Op::Softplus;
-                $body
-            }
-            Op::Relu => {
-                let $o = Op::Relu;
-                $body
-            }
-            Op::Floor => {
-                let $o = Op::Floor;
-                $body
-            }
-            Op::Ceil => {
-                let $o = Op::Ceil;
-                $body
-            }
-            Op::Round => {
-                let $o = Op::Round;
-                $body
-            }
-            Op::Trunc => {
-                let $o = Op::Trunc;
-                $body
-            }
-            Op::SumLanes => {
-                let $o = Op::SumLanes;
-                $body
-            }
-            Op::Add => {
-                let $o = Op::Add;
-                $body
-            }
-            Op::Sub => {
-                let $o = Op::Sub;
-                $body
-            }
-            Op::Mul => {
-                let $o = Op::Mul;
-                $body
-            }
-            Op::Div => {
-                let $o = Op::Div;
-                $body
-            }
-            Op::Pow => {
-                let $o = Op::Pow;
-                $body
-            }
-            Op::Atan2 => {
-                let $o = Op::Atan2;
-                $body
-            }
-            Op::Hypot => {
-                let $o = Op::Hypot;
-                $body
-            }
-            Op::Min => {
-                let $o = Op::Min;
-                $body
-            }
-            Op::Max => {
-                let $o = Op::Max;
-                $body
-            }
-            Op::SqSub => {
-                let $o = Op::SqSub;
-                $body
-            }
-        }
-    };
-}
-
-/// out[l] = op(a[l], b[l]) for every lane.
-fn lanes_forward<S: Scalar>(op: Op, a: &[S], b: &[S], c: f64, out: &mut [S]) {
-    specialize!(op, o => {
-        for ((r, x), y) in out.iter_mut().zip(a).zip(b) {
-            *r = eval(o, *x, *y, c);
-        }
-    })
-}
-
-/// Adds g[l]·∂out/∂a and g[l]·∂out/∂b to the adjoint lanes of slots `sa` and `sb` in
-/// `lower` (slots `stride` apart; `g.len()` lanes in use).
-fn lanes_reverse<S: Scalar>(
-    op: Op,
-    [a, b, out, g]: [&[S]; 4],
-    c: f64,
-    lower: &mut [S],
-    (sa, sb): (usize, usize),
-    stride: usize,
-) {
-    let w = g.len();
-    let (a, b, out) = (&a[..w], &b[..w], &out[..w]);
-    specialize!(op, o => {
-        if !o.is_binary() {
-            let da = &mut lower[sa * stride..][..w];
-            for l in 0..w {
-                let (pa, _) = partials(o, a[l], b[l], out[l], c);
-                da[l] = da[l] + g[l] * pa;
-            }
-        } else if sa == sb {
-            let da = &mut lower[sa * stride..][..w];
-            for l in 0..w {
-                let (pa, pb) = partials(o, a[l], b[l], out[l], c);
-                da[l] = da[l] + g[l] * pa + g[l] * pb;
-            }
-        } else {
-            let (da, db) = if sa < sb {
-                let (p, q) = lower.split_at_mut(sb * stride);
-                (&mut p[sa * stride..][..w], &mut q[..w])
-            } else {
-                let (p, q) = lower.split_at_mut(sa * stride);
-                (&mut q[..w], &mut p[sb * stride..][..w])
-            };
-            for l in 0..w {
-                let (pa, pb) = partials(o, a[l], b[l], out[l], c);
-                da[l] = da[l] + g[l] * pa;
-                db[l] = db[l] + g[l] * pb;
-            }
-        }
-    })
-}
-
 /// The slot buffers one evaluation mode (values or duals) needs.
 #[derive(Debug, Clone)]
 struct Buffers<S> {
@@ -601,9 +161,10 @@ struct Buffers<S> {
     adj: Vec<S>,
     pa: Vec<S>,
     pb: Vec<S>,
+    /// Per `sum`: every lane value of the last forward sweep.
     lane_vals: Vec<Vec<S>>,
+    /// Per `sum`: one chunk of lane adjoints.
     lane_adj: Vec<Vec<S>>,
-    lane_local: Vec<Vec<S>>,
 }
 
 impl<S: Scalar> Buffers<S> {
@@ -613,17 +174,15 @@ impl<S: Scalar> Buffers<S> {
         for (k, c) in tape.consts.iter().enumerate() {
             vals[tape.n_inputs + k] = S::cst(*c);
         }
-        let per_lane = |f: &dyn Fn(&LaneTape) -> usize| -> Vec<Vec<S>> {
-            tape.lanes.iter().map(|lt| vec![zero; f(lt)]).collect()
-        };
         Self {
             adj: vec![zero; tape.slots() + 1],
             vals,
             pa: vec![zero; tape.nodes.len()],
             pb: vec![zero; tape.nodes.len()],
-            lane_vals: per_lane(&|lt| lt.slots() * lt.width()),
-            lane_adj: per_lane(&|lt| lt.slots() * lt.width()),
-            lane_local: per_lane(&|lt| lt.gathers.len() * lt.lanes),
+            lane_vals: tape.lanes.iter().map(LaneTape::new_values).collect(),
+            lane_adj: (tape.lanes.iter())
+                .map(|lt| vec![zero; lt.adjoints_len()])
+                .collect(),
         }
     }
 }
@@ -641,7 +200,7 @@ impl Tape {
             + self
                 .lanes
                 .iter()
-                .map(|lt| lt.slots() * lt.width() + lt.gathers.len() * lt.lanes)
+                .map(|lt| lt.values_len() + lt.adjoints_len())
                 .sum::<usize>()
     }
 
@@ -685,19 +244,12 @@ impl Tape {
             pa,
             pb,
             lane_vals,
-            lane_adj,
-            lane_local,
             ..
         } = buf;
         for (k, node) in self.nodes.iter().enumerate() {
             if node.op == Op::SumLanes {
                 let lane = node.a as usize;
-                vals[base + k] = self.lanes[lane].forward_local(
-                    &vals[..base + k],
-                    &mut lane_vals[lane],
-                    &mut lane_adj[lane],
-                    &mut lane_local[lane],
-                );
+                vals[base + k] = self.lanes[lane].forward(&vals[..base + k], &mut lane_vals[lane]);
                 continue;
             }
             let (a, b) = (vals[node.a as usize], vals[node.b as usize]);
@@ -716,11 +268,12 @@ impl Tape {
     fn reverse<S: Scalar>(&self, buf: &mut Buffers<S>) {
         let base = self.base();
         let Buffers {
+            vals,
             adj,
             pa,
             pb,
-            lane_local,
-            ..
+            lane_vals,
+            lane_adj,
         } = buf;
         adj.fill(S::cst(0.0));
         adj[self.output as usize] = S::cst(1.0);
@@ -728,7 +281,8 @@ impl Tape {
             let g = adj[base + k];
             if node.op == Op::SumLanes {
                 let lane = node.a as usize;
-                self.lanes[lane].reverse(adj, g, &lane_local[lane]);
+                let (lane_vals, lane_adj) = (&lane_vals[lane], &mut lane_adj[lane]);
+                self.lanes[lane].reverse(vals, adj, g, lane_vals, lane_adj);
                 continue;
             }
             adj[node.a as usize] = adj[node.a as usize] + g * pa[k];

@@ -154,6 +154,36 @@ fn fifty_dimensional_rosenbrock_sum_matches_the_hand_written_one() {
 }
 
 #[test]
+fn vectorized_sums_are_bit_for_bit_the_same_with_and_without_avx2() {
+    let bodies = [
+        "100*(x[i+1] - x[i]^2)^2 + (1 - x[i])^2",
+        "(i+1)*x[i]^2*sin(x[i]*y) + abs(x[i])^(i+2) + x[n-1-i]/(1 + exp(-x[i]))",
+        "atan2(x[i], x[i]) + x[i]*x[i+1] + hypot(x[i+1], y) - x[i+1]/x[i] + sqrt(1 + x[i]^2)",
+    ];
+    let n = 301;
+    let x: Vec<f64> = (0..n + 1).map(|i| (i as f64 * 0.7).sin() + 0.2).collect();
+    let v: Vec<f64> = (0..n + 1).map(|i| (i as f64 * 1.3).cos()).collect();
+    for body in bodies {
+        let compiled = ExpressionProblem {
+            variables: Some(vec!["x".into(), "y".into()]),
+            ..vector_problem(&format!("sum(i=0..n-2, {body})"), &[("x", n)])
+        }
+        .compile()
+        .unwrap();
+        assert_eq!(compiled.tape().lanes.len(), 1, "{body}");
+        let run = || {
+            let mut f = compiled.objective();
+            let (mut g, mut hv) = (vec![0.0; n + 1], vec![0.0; n + 1]);
+            let value = f.value_and_grad(&x, &mut g);
+            assert!(f.hessian_vector_product(&x, &v, &mut hv));
+            let bits = |v: &[f64]| v.iter().map(|d| d.to_bits()).collect::<Vec<_>>();
+            (value.to_bits(), bits(&g), bits(&hv))
+        };
+        assert_eq!(run(), crate::simd::portable(run), "{body}");
+    }
+}
+
+#[test]
 fn n_and_len_and_the_comma_form_of_sum_give_the_same_tape_value() {
     let x: Vec<f64> = (0..6).map(|i| i as f64 * 0.3 - 0.5).collect();
     let forms = [
@@ -186,6 +216,10 @@ fn vectorized_sums_match_unrolled_ones_values_bit_for_bit_gradients_to_rounding(
         "(i+1)*x[i]^2*sin(x[i]*y) + abs(x[i])^(i+2) + x[n-1-i]/(1 + exp(-x[i]))",
         "max(x[i], y) + min(x[i], 0.5) + hypot(x[i], 1) + atan2(x[i], y) + y^x[i]",
         "sqrt(1 + x[i]^2) + cbrt(x[i]) + relu(x[i]) + softplus(x[i]) + log1p(x[i]^2)",
+        // The summand is a gathered value itself.
+        "x[i+1]",
+        // Both operands one slot, both operands gathered in place, a broadcast outer value.
+        "atan2(x[i], x[i]) + x[i]*x[i+1] + hypot(x[i+1], x[i+1]) + y*x[i] - x[i+1]/x[i]",
     ];
     // 300 lanes span several chunks of the lane evaluator.
     for n in [9, 300] {

@@ -157,9 +157,7 @@ mod tests {
             let (mut z1, mut g1) = (vec![0.0; m], vec![0.0; d]);
             let (mut z2, mut g2) = (vec![0.0; m], vec![0.0; d]);
             let fast = loss_and_grad(rows, &mut z1, &mut g1);
-            crate::simd::FORCE_PORTABLE.with(|p| p.set(true));
-            let portable = loss_and_grad(rows, &mut z2, &mut g2);
-            crate::simd::FORCE_PORTABLE.with(|p| p.set(false));
+            let portable = crate::simd::portable(|| loss_and_grad(rows, &mut z2, &mut g2));
             assert_eq!(fast.0.to_bits(), portable.0.to_bits(), "{loss:?}");
             assert_eq!(fast.1.to_bits(), portable.1.to_bits(), "{loss:?}");
             assert_eq!(z1, z2);

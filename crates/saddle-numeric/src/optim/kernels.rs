@@ -210,6 +210,7 @@ pub(crate) fn sgd_momentum_step(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::simd::portable;
 
     /// A deterministic pseudo-random vector with a wide spread of magnitudes and signs.
     fn noise(n: usize, seed: u64) -> Vec<f64> {
@@ -225,13 +226,6 @@ mod tests {
                 (u - 0.5) * 10f64.powi(((s >> 3) % 7) as i32 - 3)
             })
             .collect()
-    }
-
-    fn portable<T>(f: impl FnOnce() -> T) -> T {
-        crate::simd::FORCE_PORTABLE.with(|p| p.set(true));
-        let out = f();
-        crate::simd::FORCE_PORTABLE.with(|p| p.set(false));
-        out
     }
 
     #[test]
