@@ -304,19 +304,6 @@ fn copy(dst: &mut [f64], src: &[f64]) {
     }
 }
 
-/// `dst.fill(0.0)` with the few-element cases inlined (see [`copy`]).
-#[inline(always)]
-fn zero(dst: &mut [f64]) {
-    match dst.len() {
-        0 => {}
-        1 => dst[..1].fill(0.0),
-        2 => dst[..2].fill(0.0),
-        3 => dst[..3].fill(0.0),
-        4 => dst[..4].fill(0.0),
-        _ => dst.fill(0.0),
-    }
-}
-
 /// Tapes without `sum` lanes and with at most this many instructions take the small path.
 const SMALL_NODES: usize = 64;
 
@@ -350,6 +337,29 @@ struct Step {
     c: f64,
     /// The slot of the step's (last instruction's) result.
     out: u32,
+    /// Whether the reverse sweep's contributions to the adjoints of `a` and `b` are the
+    /// first ones to those slots.
+    first: [bool; 2],
+}
+
+impl Kind {
+    /// Whether the step contributes to the adjoint of its `b` slot.
+    fn reads_b(self) -> bool {
+        match self {
+            Kind::Op(op) => op.is_binary(),
+            Kind::SqRSubC | Kind::ScaledSquare => false,
+            Kind::Add | Kind::Mul | Kind::ScaledSqSub | Kind::SubSquare => true,
+            Kind::ScaledSqSubSquare => true,
+        }
+    }
+}
+
+/// Adds `v` to an adjoint. The first contribution starts from 0 instead of reading the
+/// slot, so adjoints are never zeroed beforehand (`0 + v`, not `v`: signed zeros come out
+/// as in the generic sweeps).
+#[inline(always)]
+fn accumulate(adjoint: &mut f64, v: f64, first: bool) {
+    *adjoint = if first { 0.0 } else { *adjoint } + v;
 }
 
 /// The small-tape path of [`Workspace::value_and_grad`]: the tape's instructions with
@@ -359,14 +369,16 @@ struct Step {
 /// Every fused step does the same floating-point operations in the same order as the
 /// instructions it replaces, in both sweeps (including the `0 + g·p` that starts an
 /// intermediate's adjoint), so values and gradients are bit for bit those of the generic
-/// path. Only adjoints that are read are zeroed (inputs, constants and step results), and
-/// one-operand steps skip the write to the sink slot.
+/// path. No adjoint is zeroed beforehand (the first contribution to each starts from 0;
+/// inputs that get none are zeroed after), and one-operand steps skip the sink slot.
 #[derive(Debug, Clone)]
 struct Small {
     steps: Vec<Step>,
     /// Local partials recorded by the forward sweep, one entry per step: ∂/∂a, ∂/∂b, and
     /// the fused steps' inner partial (zipped with `steps`, so indexing is unchecked-free).
     partials: Vec<[f64; 3]>,
+    /// Inputs no step contributes to: their gradient is 0.
+    untouched: Vec<u32>,
 }
 
 impl Small {
@@ -413,6 +425,7 @@ impl Small {
                 b,
                 c,
                 out: (base + last) as u32,
+                first: [false; 2],
             };
             let (s, len) = match (node.op, op_at(j + 1), op_at(j + 2)) {
                 (Op::Square, Some(Op::SqSub), Some(Op::MulC))
@@ -456,9 +469,20 @@ impl Small {
             steps.push(s);
             j += len;
         }
+        // Scanned in reverse-sweep order; the output's adjoint is the seed.
+        let mut written = vec![false; tape.slots() + 1];
+        written[tape.output as usize] = true;
+        for st in steps.iter_mut().rev() {
+            let mut first = |s: u32| !std::mem::replace(&mut written[s as usize], true);
+            let a = first(st.a);
+            st.first = [a, st.kind.reads_b() && first(st.b)];
+        }
         Some(Self {
             partials: vec![[0.0; 3]; steps.len()],
             steps,
+            untouched: (0..tape.n_inputs as u32)
+                .filter(|s| !written[*s as usize])
+                .collect(),
         })
     }
 
@@ -468,7 +492,6 @@ impl Small {
     #[inline(never)]
     fn value_and_grad(&mut self, tape: &Tape, buf: &mut Buffers<f64>) -> f64 {
         let Buffers { vals, adj, .. } = buf;
-        zero(&mut adj[..tape.base()]);
         for (st, p) in self.steps.iter().zip(self.partials.iter_mut()) {
             let (a, b, c) = (vals[st.a as usize], vals[st.b as usize], st.c);
             let out = match st.kind {
@@ -509,49 +532,52 @@ impl Small {
                 }
             };
             vals[st.out as usize] = out;
-            adj[st.out as usize] = 0.0;
         }
         adj[tape.output as usize] = 1.0;
         for (st, p) in self.steps.iter().zip(&self.partials).rev() {
             let g = adj[st.out as usize];
             let (a, b) = (st.a as usize, st.b as usize);
+            let [fa, fb] = st.first;
             match st.kind {
                 Kind::Op(op) => {
-                    adj[a] += g * p[0];
+                    accumulate(&mut adj[a], g * p[0], fa);
                     if op.is_binary() {
-                        adj[b] += g * p[1];
+                        accumulate(&mut adj[b], g * p[1], fb);
                     }
                 }
                 Kind::Add => {
-                    adj[a] += g;
-                    adj[b] += g;
+                    accumulate(&mut adj[a], g, fa);
+                    accumulate(&mut adj[b], g, fb);
                 }
                 Kind::Mul => {
-                    adj[a] += g * p[0];
-                    adj[b] += g * p[1];
+                    accumulate(&mut adj[a], g * p[0], fa);
+                    accumulate(&mut adj[b], g * p[1], fb);
                 }
-                Kind::SqRSubC => adj[a] += g * p[0],
+                Kind::SqRSubC => accumulate(&mut adj[a], g * p[0], fa),
                 Kind::ScaledSquare => {
                     let g1 = 0.0 + g * st.c;
-                    adj[a] += g1 * p[0];
+                    accumulate(&mut adj[a], g1 * p[0], fa);
                 }
                 Kind::ScaledSqSub => {
                     let g1 = 0.0 + g * st.c;
-                    adj[a] += g1 * p[0];
-                    adj[b] += g1 * p[1];
+                    accumulate(&mut adj[a], g1 * p[0], fa);
+                    accumulate(&mut adj[b], g1 * p[1], fb);
                 }
                 Kind::SubSquare => {
-                    adj[a] += g;
+                    accumulate(&mut adj[a], g, fa);
                     let g1 = 0.0 + g * p[1];
-                    adj[b] += g1 * p[2];
+                    accumulate(&mut adj[b], g1 * p[2], fb);
                 }
                 Kind::ScaledSqSubSquare => {
                     let g1 = 0.0 + g * st.c;
-                    adj[a] += g1 * p[0];
+                    accumulate(&mut adj[a], g1 * p[0], fa);
                     let g2 = 0.0 + g1 * p[1];
-                    adj[b] += g2 * p[2];
+                    accumulate(&mut adj[b], g2 * p[2], fb);
                 }
             }
+        }
+        for s in &self.untouched {
+            adj[*s as usize] = 0.0;
         }
         vals[tape.output as usize]
     }
