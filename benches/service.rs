@@ -34,6 +34,7 @@ const LIMITS: JobLimits = JobLimits {
         max_tape: 1_000_000,
     },
     max_active_jobs: u64::MAX,
+    threads_per_job: 1,
 };
 
 fn adam_job(steps: u64, record_every: u64) -> JobSpec {

@@ -100,6 +100,12 @@ pub struct ServeConfig {
     #[arg(long, env = "SADDLE_WORKERS")]
     pub workers: Option<usize>,
 
+    /// Threads one job may use: a model on a batch of 2 048 rows or more is evaluated in
+    /// shards of rows on up to this many threads. Results do not depend on it. Raise it when
+    /// fewer jobs than cores run at a time (workers × threads ≤ cores).
+    #[arg(long, env = "SADDLE_THREADS_PER_JOB", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256).map(usize::from))]
+    pub threads_per_job: usize,
+
     /// The largest `stop.max_steps` a job may ask for.
     #[arg(long, env = "SADDLE_MAX_STEPS_LIMIT", default_value_t = 10_000_000)]
     pub max_steps_limit: u64,

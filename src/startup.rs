@@ -98,6 +98,7 @@ impl Application {
             max_seconds: config.max_seconds_limit,
             expr: config.expression_limits(),
             max_active_jobs: config.max_active_jobs_per_tenant,
+            threads_per_job: config.threads_per_job,
         };
         let (runner, workers) = JobRunner::start(
             store.clone(),

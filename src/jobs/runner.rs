@@ -673,7 +673,9 @@ fn run_job(
     // A resumed run has only the rest of the step budget.
     let mut stop = spec.stop.clone();
     stop.max_steps = stop.max_steps.saturating_sub(start.done_steps);
-    let mut executor = Executor::new(prepared.objective, optimizer, schedule, stop)
+    let mut objective = prepared.objective;
+    objective.set_threads(limits.threads_per_job);
+    let mut executor = Executor::new(objective, optimizer, schedule, stop)
         .with_clip(spec.clip)
         .with_cancel_flag(cancel)
         .with_checkpoint_every(checkpoint_every);

@@ -101,6 +101,8 @@ pub struct JobLimits {
     pub expr: ExprLimits,
     /// The most queued and running jobs one tenant may have.
     pub max_active_jobs: u64,
+    /// Threads one job's evaluations may use (the row shards of a model's large batch).
+    pub threads_per_job: usize,
 }
 
 /// A validated job, ready to run.

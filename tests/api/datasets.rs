@@ -963,3 +963,32 @@ async fn a_job_cannot_be_stored_against_a_dataset_deleted_after_its_validation()
     assert!(store.insert_job(job("b", None)).await.is_ok());
     store.close().await;
 }
+
+#[tokio::test]
+async fn a_large_batch_gives_the_same_history_on_one_thread_per_job_or_two() {
+    let mut histories = Vec::new();
+    for threads in [1, 2] {
+        let app = TestApp::spawn_with(|c| c.threads_per_job = threads).await;
+        let id = app
+            .generated(json!({"kind": "moons", "n_samples": 2600, "noise": 0.2, "seed": 5}))
+            .await;
+        // 2 080 training rows, full batch: evaluated in 2 shards of rows.
+        let spec = json!({
+            "problem": {"kind": "model", "model": {"type": "mlp", "hidden": [8, 8], "activation": "relu"},
+                        "loss": "bce", "dataset_id": id, "validation_split": 0.2, "eval_every": 5},
+            "initial": {"init": "he_normal", "seed": 3},
+            "optimizer": {"name": "adam", "lr": 0.02},
+            "stop": {"max_steps": 10},
+            "record": {"params": true, "every": 1}
+        });
+        let job = app.run_to_success(&spec).await;
+        let job_id = job["id"].as_str().unwrap();
+        let history = crate::helpers::history_text(&app.client, &app.address, job_id).await;
+        assert_eq!(history.len(), 11);
+        let metrics = &job["result"]["final_metrics"];
+        assert!(metrics["val_accuracy"].is_f64(), "{job}");
+        histories.push((history, metrics.to_string()));
+        app.stop().await;
+    }
+    assert_eq!(histories[0], histories[1]);
+}

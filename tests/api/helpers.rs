@@ -164,6 +164,7 @@ pub fn test_config(database_url: &str) -> ServeConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
         database_url: database_url.to_string(),
         workers: Some(2),
+        threads_per_job: 1,
         max_steps_limit: 10_000_000,
         max_params: 1_000_000,
         max_body_bytes: 16 * 1024 * 1024,

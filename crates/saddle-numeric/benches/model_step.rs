@@ -3,6 +3,8 @@
 //! 100-64-64-1 (relu) on 10 000 rows full batch. The PyTorch counterpart is
 //! `benches/torch_model_step.py`; figures are in BENCHMARKS.md and docs/benchmarks/models.md.
 //!
+//! The MLP step is measured on one thread and with its batch shards on two.
+//!
 //! Run: `cargo bench -p saddle-numeric --bench model_step -- --warm-up-time 1 --measurement-time 3`
 
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -47,8 +49,16 @@ fn setup(
     (objective, x0, optimizer)
 }
 
-fn bench_step(c: &mut Criterion, name: &str, data: &Dataset, problem: serde_json::Value) {
+/// Benchmarks one training step of `problem`, its evaluation allowed `threads` threads.
+fn bench_step(
+    c: &mut Criterion,
+    name: &str,
+    data: &Dataset,
+    problem: serde_json::Value,
+    threads: usize,
+) {
     let (mut objective, mut x, mut optimizer) = setup(data, problem);
+    objective.set_threads(threads);
     let mut grad = vec![0.0; x.len()];
     c.bench_function(name, |b| {
         b.iter(|| {
@@ -75,19 +85,30 @@ fn model_step(c: &mut Criterion) {
         "logistic_10000x100_full_batch",
         &data,
         json!({"model": {"type": "logistic"}, "dataset_id": "bench"}),
+        1,
     );
     bench_step(
         c,
         "logistic_10000x100_batch_64",
         &data,
         json!({"model": {"type": "logistic"}, "dataset_id": "bench", "batch_size": 64, "seed": 1}),
+        1,
     );
+    let mlp = json!({"model": {"type": "mlp", "hidden": [64, 64], "activation": "relu"},
+                     "loss": "bce", "dataset_id": "bench"});
     bench_step(
         c,
         "mlp_100_64_64_1_relu_10000_full_batch",
         &data,
-        json!({"model": {"type": "mlp", "hidden": [64, 64], "activation": "relu"},
-               "loss": "bce", "dataset_id": "bench"}),
+        mlp.clone(),
+        1,
+    );
+    bench_step(
+        c,
+        "mlp_100_64_64_1_relu_10000_full_batch_2_threads",
+        &data,
+        mlp,
+        2,
     );
 }
 

@@ -39,6 +39,10 @@ pub trait Objective: Send {
         true
     }
 
+    /// Lets one evaluation use up to `threads` threads where it has parallel work (a model
+    /// on a large batch); the results do not depend on it. Others ignore it.
+    fn set_threads(&mut self, _threads: usize) {}
+
     /// Moves to the next mini-batch. Called once after every optimizer step; deterministic
     /// objectives ignore it.
     fn advance(&mut self) {}

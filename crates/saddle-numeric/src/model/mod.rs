@@ -13,6 +13,7 @@ mod activation;
 mod loss;
 mod network;
 mod objective;
+mod shards;
 mod single_output;
 
 use ndarray::{Array2, ArrayView2, Axis};

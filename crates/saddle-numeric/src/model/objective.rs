@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::loss::Loss;
 use super::network::{Network, Workspace};
+use super::shards::Shards;
 use crate::data::rng::Rng;
 use crate::error::InvalidConfig;
 use crate::problem::Objective;
@@ -128,7 +129,7 @@ pub struct ModelObjective {
     val: Option<(Array2<f64>, Array2<f64>)>,
     batches: Option<Batches>,
     full_batch_epoch: u64,
-    work: Workspace,
+    work: Shards,
     eval_work: Option<Workspace>,
     eval_every: Option<u64>,
     /// Index ranges of the weight matrices in the flat vector (the l2 penalty's support).
@@ -153,7 +154,7 @@ impl ModelObjective {
         let (train_x, train_t) = train;
         let batches = batch_size.map(|b| Batches::new(b, shuffle, seed, &train_x, &train_t));
         let capacity = batches.as_ref().map_or(train_x.nrows(), |b| b.size);
-        let work = Workspace::new(&net, capacity);
+        let work = Shards::new(&net, capacity);
         let weight_blocks = net
             .layer_offsets()
             .into_iter()
@@ -199,8 +200,7 @@ impl ModelObjective {
             None => (self.train_x.view(), self.train_t.view()),
         };
         let mut value =
-            self.net
-                .loss_and_grad(x, bx, bt, self.loss, &mut self.work, grad.as_deref_mut());
+            (self.work).loss_and_grad(&self.net, x, (bx, bt), self.loss, grad.as_deref_mut());
         if self.l2 > 0.0 {
             let mut penalty = 0.0;
             for block in &self.weight_blocks {
@@ -314,6 +314,10 @@ impl Objective for ModelObjective {
             None => self.full_batch_epoch = s.epoch,
         }
         Ok(())
+    }
+
+    fn set_threads(&mut self, threads: usize) {
+        self.work.set_threads(threads);
     }
 
     fn epoch(&self) -> Option<u64> {
