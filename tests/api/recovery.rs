@@ -197,21 +197,24 @@ fn jobs() -> Vec<Value> {
     };
     let mut sgd = rosenbrock(
         json!({"name": "sgd", "lr": 0.0002, "momentum": 0.9, "nesterov": true}),
-        250_000,
-        50,
+        4_000_000,
+        800,
     );
     sgd["schedule"] = json!({"name": "step", "step_size": 50_000, "gamma": 0.9});
-    // Every record stored: 200 dimensions keep its writer from hogging the database.
+    // Every record stored: 2 000 dimensions keep its writer from hogging the database.
     let mut adam = rosenbrock(json!({"name": "adam", "lr": 0.001}), 30_000, 1);
-    adam["initial"] = json!((0..200)
+    adam["initial"] = json!((0..2000)
         .map(|i| if i % 2 == 0 { -1.2 } else { 1.0 })
         .collect::<Vec<f64>>());
-    let rmsprop = rosenbrock(json!({"name": "rmsprop", "lr": 0.0001}), 150_000, 10);
-    let lbfgs = rosenbrock(
+    let rmsprop = rosenbrock(json!({"name": "rmsprop", "lr": 0.0001}), 3_000_000, 200);
+    let mut lbfgs = rosenbrock(
         json!({"name": "lbfgs", "lr": 0.002, "history_size": 5, "max_iter": 1}),
-        100_000,
-        20,
+        300_000,
+        100,
     );
+    lbfgs["initial"] = json!((0..100)
+        .map(|i| if i % 2 == 0 { -1.2 } else { 1.0 })
+        .collect::<Vec<f64>>());
     vec![
         adam,
         lbfgs,
@@ -319,11 +322,17 @@ async fn checkpoints(url: &str, ids: &[String]) -> Vec<i64> {
     let rows = Rows::open(url).await;
     let mut steps = Vec::new();
     for id in ids {
-        let (step, max): (Option<i64>, i64) = fetch_one!(
+        let (step, max, status, progress): (Option<i64>, i64, String, i64) = fetch_one!(
             rows,
-            sqlx::query_as("SELECT checkpoint_step, max_steps FROM job WHERE job_id = $1").bind(id)
+            sqlx::query_as(
+                "SELECT checkpoint_step, max_steps, status, progress_step FROM job \
+                 WHERE job_id = $1"
+            )
+            .bind(id)
         );
-        let step = step.unwrap_or_else(|| panic!("job {id} has no checkpoint"));
+        let step = step.unwrap_or_else(|| {
+            panic!("job {id} ({status}, at step {progress} of {max}) has no checkpoint")
+        });
         assert!(
             step > 0 && step < max,
             "job {id}: checkpoint at {step} of {max}"
