@@ -3,7 +3,7 @@
 //! 100-64-64-1 (relu) on 10 000 rows full batch. The PyTorch counterpart is
 //! `benches/torch_model_step.py`; figures are in BENCHMARKS.md and docs/benchmarks/models.md.
 //!
-//! The MLP step is measured on one thread and with its batch shards on two.
+//! The full-batch steps are measured on one thread and with their batch shards on two.
 //!
 //! Run: `cargo bench -p saddle-numeric --bench model_step -- --warm-up-time 1 --measurement-time 3`
 
@@ -86,6 +86,13 @@ fn model_step(c: &mut Criterion) {
         &data,
         json!({"model": {"type": "logistic"}, "dataset_id": "bench"}),
         1,
+    );
+    bench_step(
+        c,
+        "logistic_10000x100_full_batch_2_threads",
+        &data,
+        json!({"model": {"type": "logistic"}, "dataset_id": "bench"}),
+        2,
     );
     bench_step(
         c,
