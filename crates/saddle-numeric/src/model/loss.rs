@@ -1,6 +1,7 @@
 //! Losses over a batch of model outputs, with their gradients, after `torch.nn`'s losses with
 //! `reduction='mean'`.
 
+use super::log1p::log1p_unit;
 use ndarray::{ArrayView2, ArrayViewMut2, Zip};
 use serde::{Deserialize, Serialize};
 
@@ -119,17 +120,7 @@ impl Loss {
                 let value = if d < 1.0 { 0.5 * d * d } else { d - 0.5 };
                 (value, (z - t).clamp(-1.0, 1.0))
             }
-            Loss::Bce | Loss::CrossEntropy => {
-                // max(z,0) − z·t + log(1 + e^−|z|): no overflow for any z. The slope
-                // σ(z) − t reuses e^−|z|, exactly as `sigmoid` computes it.
-                let e = (-z.abs()).exp();
-                let sigma = if z >= 0.0 {
-                    1.0 / (1.0 + e)
-                } else {
-                    e / (1.0 + e)
-                };
-                (z.max(0.0) - z * t + e.ln_1p(), sigma - t)
-            }
+            Loss::Bce | Loss::CrossEntropy => bce_from_exp(z, t, (-z.abs()).exp()),
         }
     }
 
@@ -181,6 +172,20 @@ pub fn argmax(values: impl Iterator<Item = f64>) -> usize {
         }
     }
     best.0
+}
+
+/// bce's ℓ(z, t) and ∂ℓ/∂z from e = e^−|z|: max(z, 0) − z·t + log(1 + e), no overflow for
+/// any z, and the slope σ(z) − t reusing e exactly as `sigmoid` computes it. Taking e as an
+/// argument lets a caller compute the exponentials of several rows first and then this, the
+/// rest, for all of them in one loop the compiler vectorizes.
+#[inline(always)]
+pub(crate) fn bce_from_exp(z: f64, t: f64, e: f64) -> (f64, f64) {
+    let sigma = if z >= 0.0 {
+        1.0 / (1.0 + e)
+    } else {
+        e / (1.0 + e)
+    };
+    (z.max(0.0) - z * t + log1p_unit(e), sigma - t)
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@
 //! its gradient is l2·W: the same update as torch's `weight_decay = l2` applied to weights.
 
 mod activation;
+mod log1p;
 mod loss;
 mod network;
 mod objective;

@@ -8,7 +8,7 @@
 
 use crate::simd::use_avx2;
 
-use super::loss::Loss;
+use super::loss::{bce_from_exp, Loss};
 
 /// The inputs of one pass: x is m × d row-major, t has m targets, w has d weights.
 #[derive(Clone, Copy)]
@@ -61,11 +61,27 @@ fn pass(rows: Rows<'_>, z: &mut [f64], g_w: &mut [f64]) -> (f64, f64) {
         for (dot, x_r) in dots.iter_mut().zip(x) {
             *dot = unrolled_dot(x_r, rows.w);
         }
+        for r in 0..BLOCK {
+            z[r] = rows.b + dots[r];
+        }
+        let mut value_slope = [(0.0, 0.0); BLOCK];
+        if rows.loss == Loss::Bce {
+            // The exponentials first (library calls), then the rest of the four rows at once.
+            let mut e = [0.0; BLOCK];
+            for r in 0..BLOCK {
+                e[r] = (-z[r].abs()).exp();
+            }
+            for r in 0..BLOCK {
+                value_slope[r] = bce_from_exp(z[r], t[r], e[r]);
+            }
+        } else {
+            for r in 0..BLOCK {
+                value_slope[r] = rows.loss.value_and_slope(z[r], t[r]);
+            }
+        }
         let mut dz = [0.0; BLOCK];
         for r in 0..BLOCK {
-            let zi = rows.b + dots[r];
-            z[r] = zi;
-            let (value, slope) = rows.loss.value_and_slope(zi, t[r]);
+            let (value, slope) = value_slope[r];
             total += value;
             dz[r] = slope * scale;
             g_b += dz[r];
