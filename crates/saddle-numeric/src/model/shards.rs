@@ -77,8 +77,12 @@ impl Shards {
             return net.loss_and_grad(params, x, t, loss, &mut self.work[0], grad);
         }
         let with_grad = grad.is_some();
-        self.grads.resize_with(count, Vec::new);
-        for g in &mut self.grads {
+        // Grown, never shrunk: a last, smaller batch of an epoch must not make the next
+        // epoch allocate again.
+        if self.grads.len() < count {
+            self.grads.resize_with(count, Vec::new);
+        }
+        for g in &mut self.grads[..count] {
             g.resize(params.len(), 0.0);
         }
         let mut losses = [0.0; MAX_SHARDS];
@@ -95,7 +99,7 @@ impl Shards {
         let per_thread = count.div_ceil(self.threads.min(count));
         let mut groups = self.work[..count]
             .chunks_mut(per_thread)
-            .zip(self.grads.chunks_mut(per_thread))
+            .zip(self.grads[..count].chunks_mut(per_thread))
             .zip(losses[..count].chunks_mut(per_thread))
             .enumerate();
         std::thread::scope(|scope| {
@@ -207,5 +211,25 @@ mod tests {
             // The loss alone is the loss that comes with the gradient.
             assert_eq!(sharded(m, 2, false).0.to_bits(), one.0, "{m} rows");
         }
+    }
+
+    #[test]
+    fn batches_of_changing_sizes_reuse_the_buffers_and_match_fresh_ones() {
+        let (net, params) = network();
+        let (x, t) = data(4_500);
+        let mut shards = Shards::new(&net, 4_500);
+        shards.set_threads(2);
+        // An epoch's full batches, its last smaller one, then full ones again.
+        for m in [4_500, 2_100, 500, 4_500, 3_000] {
+            let mut grad = vec![0.0; net.dim()];
+            let (xs, ts) = (x.slice(s![..m, ..]), t.slice(s![..m, ..]));
+            let value = shards.loss_and_grad(&net, &params, (xs, ts), Loss::Bce, Some(&mut grad));
+            let mut fresh = Shards::new(&net, m);
+            let mut want = vec![0.0; net.dim()];
+            let expected = fresh.loss_and_grad(&net, &params, (xs, ts), Loss::Bce, Some(&mut want));
+            assert_eq!(value.to_bits(), expected.to_bits(), "{m} rows");
+            assert_eq!(grad, want, "{m} rows");
+        }
+        assert_eq!(shards.grads.len(), shard_count(4_500));
     }
 }
