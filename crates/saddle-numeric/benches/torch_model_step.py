@@ -14,8 +14,8 @@ The data has the same shape and recipe as the Rust bench (standard normal featur
 only the timing is comparable.
 
 Usage: python3 torch_model_step.py [--threads N] [--seconds S]
-(--threads 1 for a like-for-like comparison with the single-threaded Rust build; 2 to
-compare with the `threading` feature on this 2-core machine.)
+(--threads 1 for a like-for-like comparison with saddle on one thread; 2 to compare with
+the `_2_threads` benchmarks, saddle's batch shards on two threads.)
 """
 import argparse
 import statistics
