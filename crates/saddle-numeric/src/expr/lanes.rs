@@ -176,6 +176,26 @@ impl LaneTape {
         }
     }
 
+    /// The operand rows of `node` (a one-operand instruction gets `a` twice: its `b` is the
+    /// sink, whose row is not in `chunk` while the instruction is evaluated).
+    #[inline(always)]
+    fn operands<'v, S>(
+        &self,
+        node: &Node,
+        outer: &'v [S],
+        chunk: &'v [S],
+        start: usize,
+        w: usize,
+    ) -> (&'v [S], &'v [S]) {
+        let a = self.operand(node.a, outer, chunk, start, w);
+        let b = if node.op.is_binary() {
+            self.operand(node.b, outer, chunk, start, w)
+        } else {
+            a
+        };
+        (a, b)
+    }
+
     /// Evaluates every lane from the outer slots, keeping the lane values in `vals` for the
     /// reverse sweep, and returns their sum, added left to right as the unrolled sum would.
     pub(super) fn forward<S: Scalar>(&self, outer: &[S], vals: &mut [S]) -> S {
@@ -209,12 +229,7 @@ impl LaneTape {
             }
             for (j, node) in self.nodes.iter().enumerate() {
                 let (lower, upper) = chunk.split_at_mut((base + j) * c);
-                let a = self.operand(node.a, outer, lower, start, w);
-                let b = if node.op.is_binary() {
-                    self.operand(node.b, outer, lower, start, w)
-                } else {
-                    a
-                };
+                let (a, b) = self.operands(node, outer, lower, start, w);
                 lanes_forward(node.op, a, b, node.c, &mut upper[..w]);
             }
             let out = self.operand(self.output, outer, chunk, start, w);
@@ -281,12 +296,7 @@ impl LaneTape {
                 }
                 let slot = (base + j) * c;
                 let (lower, upper) = adj.split_at_mut(slot);
-                let a = self.operand(node.a, outer, chunk, start, w);
-                let b = if node.op.is_binary() {
-                    self.operand(node.b, outer, chunk, start, w)
-                } else {
-                    a
-                };
+                let (a, b) = self.operands(node, outer, chunk, start, w);
                 let operands = [a, b, &chunk[slot..][..w], &upper[..w]];
                 let slots = (node.a as usize, node.b as usize);
                 lanes_reverse(node.op, operands, node.c, lower, slots, c, *writes);
