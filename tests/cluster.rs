@@ -159,9 +159,10 @@ async fn wait_healthy(client: &reqwest::Client, processes: &mut [&mut Process]) 
     }
 }
 
-/// The distinct jobs, each about 100–300 ms of work in a debug build: four optimizers on
-/// Rosenbrock (every n-th record, with params) and a mini-batch MLP (shuffled batches: the
-/// resumed run must pick the data order up where it was).
+/// The distinct jobs, long enough that the 300 of them are still being worked through when
+/// a worker is stalled, about 10 s in (the numeric core is optimized in test builds): four
+/// optimizers on Rosenbrock (every n-th record, with params) and a mini-batch MLP (shuffled
+/// batches: the resumed run must pick the data order up where it was).
 fn specs() -> Vec<Value> {
     let rosenbrock = |optimizer: Value, dim: usize, steps: u64, every: u64| {
         let initial: Vec<f64> = (0..dim)
@@ -178,10 +179,10 @@ fn specs() -> Vec<Value> {
     let mut sgd = rosenbrock(
         json!({"name": "sgd", "lr": 0.0002, "momentum": 0.9, "nesterov": true}),
         20,
-        20_000,
+        100_000,
         80,
     );
-    sgd["schedule"] = json!({"name": "step", "step_size": 5_000, "gamma": 0.9});
+    sgd["schedule"] = json!({"name": "step", "step_size": 25_000, "gamma": 0.9});
     let features: Vec<Value> = (0..60)
         .map(|i| {
             let t = i as f64 / 60.0 * 6.0;
@@ -190,15 +191,15 @@ fn specs() -> Vec<Value> {
         .collect();
     let targets: Vec<f64> = (0..60).map(|i| (i % 2) as f64).collect();
     vec![
-        rosenbrock(json!({"name": "adam", "lr": 0.001}), 2, 20_000, 50),
+        rosenbrock(json!({"name": "adam", "lr": 0.001}), 2, 100_000, 50),
         sgd,
         rosenbrock(
             json!({"name": "lbfgs", "lr": 0.002, "history_size": 5, "max_iter": 1}),
             8,
-            10_000,
+            50_000,
             40,
         ),
-        rosenbrock(json!({"name": "rmsprop", "lr": 0.0001}), 50, 1_600, 10),
+        rosenbrock(json!({"name": "rmsprop", "lr": 0.0001}), 50, 8_000, 10),
         json!({
             "problem": {
                 "kind": "model",
@@ -211,7 +212,7 @@ fn specs() -> Vec<Value> {
             "initial": {"init": "xavier_uniform", "seed": 2},
             "optimizer": {"name": "adam", "lr": 0.01},
             "schedule": {"name": "cosine", "t_max": 1000},
-            "stop": {"max_steps": 800},
+            "stop": {"max_steps": 4_000},
             "record": {"every": 4}
         }),
     ]
